@@ -1,0 +1,490 @@
+//! Configuration: defaults → file (`--config carfin.toml`) → environment
+//! (`CARFIN_…`, which wins). Validated at start; every problem is reported
+//! with the key's name. Secrets are wrapped and never printed.
+//!
+//! `carfin.example.toml` at the repository root documents every key; a test
+//! keeps it in step with [`KEYS`].
+
+use crate::error::AppError;
+use serde::Deserialize;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+/// A secret value: redacted in `Debug` and `Display`.
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded database, key store and demo keys live.
+    pub data_dir: Option<PathBuf>,
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub keystore: KeyStoreConfig,
+    pub keys: KeysConfig,
+    pub metrics: MetricsConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// The URL customers reach carfin at (for links in e-mails).
+    pub public_url: String,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
+    /// Whether cookies carry `Secure` and the `__Host-` prefix (turn off only
+    /// for plain-HTTP development on a host other than localhost).
+    pub secure_cookies: bool,
+    /// Seconds a request may take before it is answered with 503.
+    pub request_timeout_secs: u64,
+    /// Seconds in-flight requests get to finish at shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            trusted_proxies: Vec::new(),
+            secure_cookies: true,
+            request_timeout_secs: 30,
+            shutdown_grace_secs: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` or `postgres://…`; default: `DATA_DIR/carfin.db`.
+    pub url: Option<Secret>,
+    /// Pool size.
+    pub max_connections: u32,
+    /// SQLite `synchronous`: `full` (default) or `normal`.
+    pub sqlite_synchronous: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { url: None, max_connections: 10, sqlite_synchronous: "full".into() }
+    }
+}
+
+impl DatabaseConfig {
+    /// Whether SQLite runs with `synchronous = FULL`.
+    pub fn sqlite_synchronous_full(&self) -> bool {
+        !self.sqlite_synchronous.eq_ignore_ascii_case("normal")
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeyStoreConfig {
+    /// Where subject keys live; default: `DATA_DIR/keys.db` with SQLite, the
+    /// `carfin_keys` schema of the main database with PostgreSQL.
+    pub url: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    /// Master key wrapping subject keys (64 hex digits or base64 of 32 bytes).
+    pub master_key: Option<Secret>,
+    /// A file holding the master key instead.
+    pub master_key_file: Option<PathBuf>,
+    /// Key of the blind indexes.
+    pub blind_index_key: Option<Secret>,
+    /// A file holding the blind-index key instead.
+    pub blind_index_key_file: Option<PathBuf>,
+}
+
+impl KeysConfig {
+    /// The master key (after validation it is present).
+    pub fn master_key(&self) -> Result<&Secret, AppError> {
+        self.master_key.as_ref().ok_or_else(|| AppError::Config("keys.master_key is not set".into()))
+    }
+
+    /// The blind-index key (after validation it is present).
+    pub fn blind_index_key(&self) -> Result<&Secret, AppError> {
+        self.blind_index_key
+            .as_ref()
+            .ok_or_else(|| AppError::Config("keys.blind_index_key is not set".into()))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Bearer token for `/metrics`; without it only loopback clients that
+    /// did not come through a proxy may read metrics.
+    pub token: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `json` (default) or `pretty`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `carfin=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: "json".into(), level: "info".into() }
+    }
+}
+
+/// One configuration key: its dotted name, its environment variable, and
+/// how the environment's text sets it.
+pub struct Key {
+    /// Dotted name as in the file.
+    pub name: &'static str,
+    /// Environment variable.
+    pub env: &'static str,
+    /// Whether the value is secret.
+    pub secret: bool,
+    set: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+fn parse_bool(v: &str) -> Result<bool, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".into()),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
+    v.trim().parse().map_err(|_| "expected a whole number".to_string())
+}
+
+fn list(v: &str) -> Vec<String> {
+    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+/// Every key that the environment can set.
+#[rustfmt::skip]
+pub const KEYS: &[Key] = &[
+    Key { name: "data_dir", env: "CARFIN_DATA_DIR", secret: false, set: |c, v| { c.data_dir = Some(v.into()); Ok(()) } },
+    Key { name: "server.listen", env: "CARFIN_LISTEN", secret: false, set: |c, v| { c.server.listen = v.into(); Ok(()) } },
+    Key { name: "server.public_url", env: "CARFIN_PUBLIC_URL", secret: false, set: |c, v| { c.server.public_url = v.into(); Ok(()) } },
+    Key { name: "server.trusted_proxies", env: "CARFIN_TRUSTED_PROXIES", secret: false, set: |c, v| { c.server.trusted_proxies = list(v); Ok(()) } },
+    Key { name: "server.secure_cookies", env: "CARFIN_SECURE_COOKIES", secret: false, set: |c, v| { c.server.secure_cookies = parse_bool(v)?; Ok(()) } },
+    Key { name: "server.request_timeout_secs", env: "CARFIN_REQUEST_TIMEOUT_SECS", secret: false, set: |c, v| { c.server.request_timeout_secs = parse_num(v)?; Ok(()) } },
+    Key { name: "server.shutdown_grace_secs", env: "CARFIN_SHUTDOWN_GRACE_SECS", secret: false, set: |c, v| { c.server.shutdown_grace_secs = parse_num(v)?; Ok(()) } },
+    Key { name: "database.url", env: "CARFIN_DATABASE_URL", secret: true, set: |c, v| { c.database.url = Some(Secret::new(v)); Ok(()) } },
+    Key { name: "database.max_connections", env: "CARFIN_DATABASE_MAX_CONNECTIONS", secret: false, set: |c, v| { c.database.max_connections = parse_num(v)?; Ok(()) } },
+    Key { name: "database.sqlite_synchronous", env: "CARFIN_DATABASE_SQLITE_SYNCHRONOUS", secret: false, set: |c, v| { c.database.sqlite_synchronous = v.into(); Ok(()) } },
+    Key { name: "keystore.url", env: "CARFIN_KEYSTORE_URL", secret: true, set: |c, v| { c.keystore.url = Some(Secret::new(v)); Ok(()) } },
+    Key { name: "keys.master_key", env: "CARFIN_MASTER_KEY", secret: true, set: |c, v| { c.keys.master_key = Some(Secret::new(v)); Ok(()) } },
+    Key { name: "keys.master_key_file", env: "CARFIN_MASTER_KEY_FILE", secret: false, set: |c, v| { c.keys.master_key_file = Some(v.into()); Ok(()) } },
+    Key { name: "keys.blind_index_key", env: "CARFIN_BLIND_INDEX_KEY", secret: true, set: |c, v| { c.keys.blind_index_key = Some(Secret::new(v)); Ok(()) } },
+    Key { name: "keys.blind_index_key_file", env: "CARFIN_BLIND_INDEX_KEY_FILE", secret: false, set: |c, v| { c.keys.blind_index_key_file = Some(v.into()); Ok(()) } },
+    Key { name: "metrics.token", env: "CARFIN_METRICS_TOKEN", secret: true, set: |c, v| { c.metrics.token = Some(Secret::new(v)); Ok(()) } },
+    Key { name: "log.format", env: "CARFIN_LOG_FORMAT", secret: false, set: |c, v| { c.log.format = v.into(); Ok(()) } },
+    Key { name: "log.level", env: "CARFIN_LOG", secret: false, set: |c, v| { c.log.level = v.into(); Ok(()) } },
+];
+
+/// A problem with one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The dotted key name (or the file).
+    pub key: String,
+    /// What is wrong, in English for operators.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.message)
+    }
+}
+
+/// The problems found while loading, all at once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problems(pub Vec<Problem>);
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the configuration has {} problem(s):", self.0.len())?;
+        for p in &self.0 {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Problems {}
+
+impl Config {
+    /// Loads defaults, then the file (if any), then the environment given as
+    /// `(name, value)` pairs; resolves key files; validates.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, Problems> {
+        Config::layered(file, env, |_| {})
+    }
+
+    /// As [`Config::load`], with `adjust` applied after the environment and
+    /// before validation (command-line flags, demo defaults).
+    pub fn layered(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Result<Config, Problems> {
+        let mut problems = Vec::new();
+        let mut config = match file {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => match toml::from_str::<Config>(&text) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        problems.push(Problem {
+                            key: path.display().to_string(),
+                            message: e.message().to_string() + &span_hint(&text, e.span()),
+                        });
+                        Config::default()
+                    }
+                },
+                Err(e) => {
+                    problems.push(Problem { key: path.display().to_string(), message: format!("cannot read: {e}") });
+                    Config::default()
+                }
+            },
+            None => Config::default(),
+        };
+        for (name, value) in env {
+            if let Some(key) = KEYS.iter().find(|k| k.env == name) {
+                if let Err(message) = (key.set)(&mut config, &value) {
+                    problems.push(Problem { key: format!("{} ({})", key.name, key.env), message });
+                }
+            }
+        }
+        adjust(&mut config);
+        config.resolve_key_files(&mut problems);
+        problems.extend(config.validate());
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(Problems(problems))
+        }
+    }
+
+    fn resolve_key_files(&mut self, problems: &mut Vec<Problem>) {
+        let slots = [
+            ("keys.master_key_file", &self.keys.master_key_file, &mut self.keys.master_key),
+            ("keys.blind_index_key_file", &self.keys.blind_index_key_file, &mut self.keys.blind_index_key),
+        ];
+        for (name, file, slot) in slots {
+            if let (Some(path), None) = (file, slot.as_ref()) {
+                match std::fs::read_to_string(path) {
+                    Ok(text) => *slot = Some(Secret::new(text.trim())),
+                    Err(e) => problems.push(Problem { key: name.into(), message: format!("cannot read {}: {e}", path.display()) }),
+                }
+            }
+        }
+    }
+
+    /// Every problem with the loaded values.
+    pub fn validate(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
+        let mut problem = |key: &str, message: &str| problems.push(Problem { key: key.into(), message: message.into() });
+        if self.server.listen.parse::<SocketAddr>().is_err() {
+            problem("server.listen", "expected an address and port such as 127.0.0.1:8080");
+        }
+        if !(self.server.public_url.starts_with("http://") || self.server.public_url.starts_with("https://")) {
+            problem("server.public_url", "expected an http:// or https:// URL");
+        }
+        for proxy in &self.server.trusted_proxies {
+            if proxy.parse::<IpAddr>().is_err() {
+                problem("server.trusted_proxies", "expected IP addresses");
+            }
+        }
+        if self.server.request_timeout_secs == 0 {
+            problem("server.request_timeout_secs", "must be at least 1");
+        }
+        if self.database.max_connections == 0 {
+            problem("database.max_connections", "must be at least 1");
+        }
+        if !["full", "normal"].contains(&self.database.sqlite_synchronous.to_ascii_lowercase().as_str()) {
+            problem("database.sqlite_synchronous", "expected full or normal");
+        }
+        if let Some(url) = &self.database.url {
+            if carfin_store::Engine::from_url(url.expose()).is_err() {
+                problem("database.url", "unsupported scheme: use sqlite:// or postgres://");
+            }
+        } else if self.data_dir.is_none() {
+            problem("database.url", "set database.url or data_dir");
+        }
+        for (name, key) in [("keys.master_key", &self.keys.master_key), ("keys.blind_index_key", &self.keys.blind_index_key)] {
+            match key {
+                None => problem(name, "is required (or its _file variant)"),
+                Some(k) if k.is_empty() || carfin_store::crypto::parse_key_material(k.expose()).is_none() => {
+                    problem(name, "expected 64 hex digits or base64 of 32 bytes")
+                }
+                Some(_) => {}
+            }
+        }
+        if let (Some(a), Some(b)) = (&self.keys.master_key, &self.keys.blind_index_key) {
+            if a.expose().trim() == b.expose().trim() {
+                problem("keys.blind_index_key", "must differ from keys.master_key");
+            }
+        }
+        if !["json", "pretty"].contains(&self.log.format.as_str()) {
+            problem("log.format", "expected json or pretty");
+        }
+        problems
+    }
+
+    /// The main database URL.
+    pub fn database_url(&self) -> String {
+        match (&self.database.url, &self.data_dir) {
+            (Some(url), _) => url.expose().to_string(),
+            (None, Some(dir)) => carfin_store::db::sqlite_url(&dir.join("carfin.db")),
+            (None, None) => carfin_store::db::sqlite_url(Path::new("carfin.db")),
+        }
+    }
+
+    /// The key store URL: configured, else beside the SQLite file, else the
+    /// main PostgreSQL database (in its own schema).
+    pub fn keystore_url(&self) -> String {
+        if let Some(url) = &self.keystore.url {
+            return url.expose().to_string();
+        }
+        let main = self.database_url();
+        match carfin_store::Engine::from_url(&main) {
+            Ok(carfin_store::Engine::Postgres) => main,
+            _ => {
+                let dir = self.data_dir.clone().unwrap_or_else(|| PathBuf::from("."));
+                carfin_store::db::sqlite_url(&dir.join("keys.db"))
+            }
+        }
+    }
+
+    /// The listen address (validated).
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.server.listen.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+    }
+
+    /// Trusted proxies (validated).
+    pub fn trusted_proxies(&self) -> Vec<IpAddr> {
+        self.server.trusted_proxies.iter().filter_map(|p| p.parse().ok()).collect()
+    }
+}
+
+fn span_hint(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    match span {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!(" (line {line})")
+        }
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    const K1: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+    const K2: &str = "0000000000000000000000000000000000000000000000000000000000000002";
+
+    // OPS-02: defaults → file → environment, the environment wins.
+    #[test]
+    fn environment_wins_over_file_over_defaults() {
+        let dir = std::env::temp_dir().join(format!("carfin-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("carfin.toml");
+        std::fs::write(&file, format!("data_dir = \"/srv\"\n[server]\nlisten = \"0.0.0.0:9000\"\n[keys]\nmaster_key = \"{K1}\"\nblind_index_key = \"{K2}\"\n")).unwrap();
+        let c = Config::load(Some(&file), env(&[("CARFIN_LISTEN", "127.0.0.1:7000")])).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:7000");
+        assert_eq!(c.database_url(), "sqlite:///srv/carfin.db?mode=rwc");
+        assert_eq!(c.keystore_url(), "sqlite:///srv/keys.db?mode=rwc");
+        assert_eq!(c.server.request_timeout_secs, 30);
+    }
+
+    // OPS-02: every problem is reported with its key's name; secrets are redacted.
+    #[test]
+    fn problems_name_their_keys_and_secrets_stay_hidden() {
+        let err = Config::load(
+            None,
+            env(&[
+                ("CARFIN_LISTEN", "nowhere"),
+                ("CARFIN_DATABASE_URL", "mysql://u:hunter2@h/db"),
+                ("CARFIN_SECURE_COOKIES", "maybe"),
+                ("CARFIN_MASTER_KEY", "short"),
+            ]),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        for key in ["server.listen", "database.url", "server.secure_cookies", "keys.master_key", "keys.blind_index_key"] {
+            assert!(text.contains(key), "{key} missing in {text}");
+        }
+        assert!(!text.contains("hunter2"));
+        let c = Config { database: DatabaseConfig { url: Some(Secret::new("postgres://u:hunter2@h/db")), ..Default::default() }, ..Default::default() };
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused_with_their_line() {
+        let dir = std::env::temp_dir().join(format!("carfin-config-bad-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("carfin.toml");
+        std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:1\"\nlistne = \"x\"\n").unwrap();
+        let text = Config::load(Some(&file), env(&[])).unwrap_err().to_string();
+        assert!(text.contains("listne") && text.contains("line 3"), "{text}");
+    }
+
+    // The example file documents every key the environment can set.
+    #[test]
+    fn example_file_documents_every_key() {
+        let example = include_str!("../../../carfin.example.toml");
+        for key in KEYS {
+            let leaf = key.name.rsplit('.').next().unwrap_or(key.name);
+            assert!(example.contains(leaf) && example.contains(key.env), "{} / {} not documented", key.name, key.env);
+        }
+        let parsed: Result<Config, _> = toml::from_str(example);
+        assert!(parsed.is_ok(), "example does not parse: {parsed:?}");
+    }
+}

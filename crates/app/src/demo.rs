@@ -1,0 +1,161 @@
+//! Demo data: a Dutch and a Belgian legal entity with their brands and
+//! dealers, and generated customers covering every contract type and status.
+//! Everything here is invented.
+
+use crate::seed::{write_batch, EntityRefs, Generator};
+use crate::{App, AppError};
+use carfin_domain::Country;
+use carfin_store::repo::entities::{self, BrandRow, DealerRow, EntityRow};
+
+/// How many customers the demo generates.
+pub const DEMO_CUSTOMERS: usize = 60;
+/// The generator seed of the demo (the same demo every time).
+pub const DEMO_SEED: u64 = 20_261_121;
+
+/// What [`install`] did.
+#[derive(Debug, Clone, Default)]
+pub struct DemoReport {
+    /// Whether the demo data was loaded now (false: it was already there).
+    pub loaded: bool,
+    pub customers: usize,
+    pub contracts: usize,
+}
+
+/// The two demo entities.
+pub fn entities(now: i64) -> Vec<EntityRow> {
+    vec![
+        EntityRow {
+            id: 1,
+            slug: "carfin-nederland".into(),
+            name: "Carfin Financial Services Nederland".into(),
+            legal_form: "B.V.".into(),
+            country: "NL".into(),
+            street: "Stationsplein 100".into(),
+            postcode: "3511 ED".into(),
+            city: "Utrecht".into(),
+            registration_number: "KvK 87654321".into(),
+            vat_number: "NL864512337B01".into(),
+            supervisory_authority: "Autoriteit Persoonsgegevens".into(),
+            supervisory_authority_url: "https://autoriteitpersoonsgegevens.nl".into(),
+            dpo_email: "privacy@carfin-nederland.example".into(),
+            dpo_phone: "+31 30 799 0100".into(),
+            dpo_postal_address: "Functionaris Gegevensbescherming, Postbus 2100, 3500 GC Utrecht".into(),
+            service_email: "klantenservice@carfin-nederland.example".into(),
+            service_phone: "+31 30 799 0000".into(),
+            languages: "nl,en".into(),
+            default_language: "nl".into(),
+            contract_retention_years: 7,
+            created_at: now,
+        },
+        EntityRow {
+            id: 2,
+            slug: "carfin-belgique".into(),
+            name: "Carfin Financial Services Belgium".into(),
+            legal_form: "NV".into(),
+            country: "BE".into(),
+            street: "Louizalaan 200".into(),
+            postcode: "1050".into(),
+            city: "Brussel".into(),
+            registration_number: "KBO/BCE 0403.199.702".into(),
+            vat_number: "BE0403199702".into(),
+            supervisory_authority: "Gegevensbeschermingsautoriteit / Autorité de protection des données".into(),
+            supervisory_authority_url: "https://www.gegevensbeschermingsautoriteit.be".into(),
+            dpo_email: "dpo@carfin-belgique.example".into(),
+            dpo_phone: "+32 2 555 01 00".into(),
+            dpo_postal_address: "Data Protection Officer, Louizalaan 200, 1050 Brussel".into(),
+            service_email: "service@carfin-belgique.example".into(),
+            service_phone: "+32 2 555 00 00".into(),
+            languages: "nl,fr,en".into(),
+            default_language: "fr".into(),
+            contract_retention_years: 10,
+            created_at: now,
+        },
+    ]
+}
+
+/// The demo brands: two per entity.
+pub fn brands(now: i64) -> Vec<BrandRow> {
+    let brand = |id, entity_id, slug: &str, name: &str, website: &str| BrandRow {
+        id,
+        entity_id,
+        slug: slug.into(),
+        name: name.into(),
+        website: website.into(),
+        created_at: now,
+    };
+    vec![
+        brand(11, 1, "carfin-lease", "Carfin Lease", "https://lease.carfin-nederland.example"),
+        brand(12, 1, "autovia", "Autovia Financiering", "https://autovia.example"),
+        brand(21, 2, "carfin-lease-belgie", "Carfin Lease België", "https://lease.carfin-belgique.example"),
+        brand(22, 2, "mobilio", "Mobilio", "https://mobilio.example"),
+    ]
+}
+
+/// The demo dealers.
+pub fn dealers(now: i64) -> Vec<DealerRow> {
+    let dealer = |id, entity_id, name: &str, reg: &str, city: &str, email: &str, phone: &str| DealerRow {
+        id,
+        entity_id,
+        name: name.into(),
+        registration_number: reg.into(),
+        city: city.into(),
+        email: email.into(),
+        phone: phone.into(),
+        created_at: now,
+    };
+    vec![
+        dealer(101, 1, "Autobedrijf De Brug B.V.", "34567890", "Amersfoort", "verkoop@debrug.example", "+31 33 200 0000"),
+        dealer(102, 1, "Van Dijk Mobiliteit B.V.", "45678901", "Zwolle", "info@vandijk-mobiliteit.example", "+31 38 200 0000"),
+        dealer(103, 1, "EV Centrum Randstad B.V.", "56789012", "Leiden", "info@evcentrum.example", "+31 71 200 0000"),
+        dealer(201, 2, "Garage Central NV", "0456.789.012", "Namur", "vente@garagecentral.example", "+32 81 20 00 00"),
+        dealer(202, 2, "Autohuis Schelde BV", "0567.890.123", "Antwerpen", "info@autohuisschelde.example", "+32 3 200 00 00"),
+    ]
+}
+
+/// Loads the reference data (entities, brands, dealers) if the database has none.
+pub async fn install_reference_data(app: &App) -> Result<bool, AppError> {
+    if entities::any_entity(app.db()).await? {
+        return Ok(false);
+    }
+    let now = app.clock().now().timestamp();
+    let mut tx = app.db().begin_write().await?;
+    entities::insert_entities(&mut tx, &entities(now)).await?;
+    entities::insert_brands(&mut tx, &brands(now)).await?;
+    entities::insert_dealers(&mut tx, &dealers(now)).await?;
+    tx.commit().await.map_err(carfin_store::StoreError::from)?;
+    Ok(true)
+}
+
+/// The entities with their brands and dealers, as the generator needs them.
+pub async fn entity_refs(app: &App) -> Result<Vec<EntityRefs>, AppError> {
+    let all = entities::list_entities(app.db()).await?;
+    let brands = entities::list_brands(app.db()).await?;
+    let mut refs = Vec::new();
+    for e in all {
+        let dealers = entities::list_dealers(app.db(), e.id).await?;
+        refs.push(EntityRefs {
+            entity_id: e.id,
+            country: if e.country == "BE" { Country::Be } else { Country::Nl },
+            brand_ids: brands.iter().filter(|b| b.entity_id == e.id).map(|b| b.id).collect(),
+            dealer_ids: dealers.iter().map(|d| d.id).collect(),
+        });
+    }
+    // Dutch entity first: the generator puts most customers there.
+    refs.sort_by_key(|r| r.country != Country::Nl);
+    if refs.iter().any(|r| r.brand_ids.is_empty()) || refs.is_empty() {
+        return Err(AppError::Config("every entity needs at least one brand".into()));
+    }
+    Ok(refs)
+}
+
+/// Loads the demo data into an empty database; does nothing if it is there.
+pub async fn install(app: &App) -> Result<DemoReport, AppError> {
+    if !install_reference_data(app).await? {
+        return Ok(DemoReport::default());
+    }
+    let refs = entity_refs(app).await?;
+    let mut generator = Generator::new(app, refs, DEMO_SEED, 0);
+    let mut batch = generator.batch(DEMO_CUSTOMERS)?;
+    write_batch(app, &mut batch).await?;
+    Ok(DemoReport { loaded: true, customers: batch.customer_count, contracts: batch.contract_count })
+}

@@ -1,0 +1,230 @@
+//! `carfin`: one binary for the web server, its workers and its operations.
+
+use anyhow::{bail, Context, Result};
+use carfin_app::config::Config;
+use carfin_app::{App, Clock, SystemClock};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+mod seed;
+
+/// carfin: the self-service portal and back office of a car lease and car
+/// financing company.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (TOML); the environment (CARFIN_…) overrides it.
+    #[arg(long, global = true, env = "CARFIN_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory: the embedded database is DIR/carfin.db, the key store DIR/keys.db.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database URL (sqlite://… or postgres://…) instead of the data directory.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the website, portal and back office, and run the background jobs.
+    Serve {
+        /// Address to listen on (overrides server.listen).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Create a demo database if absent, load demo data, and serve it.
+    Demo {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Generate fake customers with contracts, vehicles and invoices.
+    Seed {
+        /// How many customers to generate.
+        #[arg(long)]
+        customers: u64,
+        /// Customers per transaction.
+        #[arg(long, default_value_t = 2000)]
+        batch: usize,
+        /// Generator seed (the same seed gives the same data).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+/// Demo key files, generated in the data directory on first use.
+const DEMO_MASTER_KEY: &str = "demo-master.key";
+const DEMO_BLIND_INDEX_KEY: &str = "demo-blind-index.key";
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let demo = matches!(cli.command, Command::Demo { .. } | Command::Seed { .. });
+    let data_dir = cli.data_dir.clone().or_else(|| {
+        (cli.database_url.is_none() && std::env::var_os("CARFIN_DATABASE_URL").is_none())
+            .then(|| PathBuf::from("data"))
+    });
+    if let Some(dir) = &data_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        if demo {
+            ensure_demo_keys(dir)?;
+        }
+    }
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        Command::Demo { listen } => Some(listen.clone()),
+        _ => None,
+    };
+    let mut used_demo_keys = false;
+    let config = Config::layered(cli.config.as_deref(), std::env::vars(), |c| {
+        if let Some(dir) = &data_dir {
+            c.data_dir = Some(dir.clone());
+        }
+        if let Some(url) = &cli.database_url {
+            c.database.url = Some(carfin_app::config::Secret::new(url.clone()));
+        }
+        if let Some(listen) = listen {
+            c.server.public_url = format!("http://{listen}");
+            c.server.listen = listen;
+        }
+        // Keys not configured: use the demo keys of the data directory, if any.
+        if let Some(dir) = c.data_dir.clone() {
+            let none = c.keys.master_key.is_none() && c.keys.master_key_file.is_none();
+            let master = dir.join(DEMO_MASTER_KEY);
+            if none && master.exists() {
+                c.keys.master_key_file = Some(master);
+                c.keys.blind_index_key_file = Some(dir.join(DEMO_BLIND_INDEX_KEY));
+                used_demo_keys = true;
+            }
+        }
+    })
+    .map_err(|problems| anyhow::anyhow!("{problems}"))?;
+    init_logging(&config);
+    if used_demo_keys {
+        let dir = config.data_dir.clone().unwrap_or_default();
+        eprintln!(
+            "demo keys: using {} and {} (generated for demonstration; configure keys.master_key in production)",
+            dir.join(DEMO_MASTER_KEY).display(),
+            dir.join(DEMO_BLIND_INDEX_KEY).display()
+        );
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match cli.command {
+        Command::Migrate => {
+            let app = App::build(config, clock).await?;
+            println!("migrations applied; database is current");
+            app.close().await;
+            Ok(())
+        }
+        Command::Serve { .. } => {
+            let app = App::build(config, clock).await?;
+            serve(app).await
+        }
+        Command::Demo { .. } => {
+            let app = App::build(config, clock).await?;
+            let report = carfin_app::demo::install(&app).await?;
+            if report.loaded {
+                println!("demo data loaded: {} customers, {} contracts", report.customers, report.contracts);
+            } else {
+                println!("demo data already present");
+            }
+            println!("carfin demo: http://{}", app.config().server.listen);
+            serve(app).await
+        }
+        Command::Seed { customers, batch, seed } => {
+            let app = App::build(config, clock).await?;
+            if batch == 0 {
+                bail!("--batch must be at least 1");
+            }
+            let result = seed::run(&app, customers, batch, seed).await;
+            app.close().await;
+            result
+        }
+    }
+}
+
+/// Serves until SIGTERM or Ctrl-C, then shuts down gracefully: stops
+/// accepting, lets requests in flight finish, stops the jobs, closes the pools.
+async fn serve(app: App) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(app.config().listen_addr())
+        .await
+        .with_context(|| format!("cannot listen on {}", app.config().server.listen))?;
+    tracing::info!(address = %listener.local_addr()?, engine = app.db().engine().name(), "listening");
+    let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+    let jobs = carfin_jobs::spawn(app.clone(), jobs_stopped);
+    carfin_web::serve(app.clone(), listener, shutdown_signal()).await?;
+    tracing::info!("http server stopped; stopping jobs");
+    let _ = stop_jobs.send(true);
+    let _ = jobs.await;
+    app.close().await;
+    tracing::info!("shutdown complete");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_new(&config.log.level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if config.log.format == "pretty" {
+        builder.try_init()
+    } else {
+        builder.json().flatten_event(true).with_current_span(true).try_init()
+    };
+}
+
+/// Generates the demo keys in the data directory if they are not there.
+fn ensure_demo_keys(dir: &Path) -> Result<()> {
+    for name in [DEMO_MASTER_KEY, DEMO_BLIND_INDEX_KEY] {
+        let path = dir.join(name);
+        if !path.exists() {
+            write_private(&path, &carfin_store::crypto::generate_key_hex())?;
+        }
+    }
+    Ok(())
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! Background jobs. Each job runs at most once per interval across all nodes:
+//! a node takes the job's lease in the database (`job_leases`) before
+//! running it, so two nodes on one PostgreSQL behave as one, and a node that
+//! dies mid-run loses its lease when it expires, after which another node
+//! (or the same one, restarted) runs the job again. Jobs are idempotent.
+
+use carfin_app::App;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How long a lease lasts; a job must finish (or renew) within it.
+const LEASE_SECS: i64 = 600;
+/// How often the scheduler looks for due jobs.
+const TICK: Duration = Duration::from_secs(30);
+
+/// A scheduled job.
+#[derive(Debug, Clone, Copy)]
+pub struct Job {
+    /// Its name (the lease key).
+    pub name: &'static str,
+    /// Seconds between runs.
+    pub every_secs: i64,
+}
+
+/// Every scheduled job.
+pub const JOBS: &[Job] = &[Job { name: "mark_overdue_invoices", every_secs: 3600 }];
+
+/// Starts the scheduler; it stops when `stop` turns true.
+pub fn spawn(app: App, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+    let holder = format!("node-{:016x}", rand_u64());
+    tokio::spawn(async move {
+        loop {
+            for job in JOBS {
+                if *stop.borrow() {
+                    return;
+                }
+                if let Err(error) = run_if_due(&app, job, &holder).await {
+                    tracing::error!(job = job.name, %error, "job failed");
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(TICK) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    })
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::process::id() as u64);
+    h.finish()
+}
+
+/// Runs a job if it is due and this node gets its lease; returns whether it ran.
+pub async fn run_if_due(app: &App, job: &Job, holder: &str) -> Result<bool, carfin_app::AppError> {
+    let now = app.clock().now().timestamp();
+    let leases = carfin_store::repo::jobs::Leases::new(app.db());
+    if !leases.acquire(job.name, holder, now, now + LEASE_SECS, now - job.every_secs).await? {
+        return Ok(false);
+    }
+    let started = std::time::Instant::now();
+    let outcome = match job.name {
+        "mark_overdue_invoices" => carfin_app::invoices::mark_overdue(app).await.map(|n| format!("{n} invoices overdue")),
+        _ => Ok("unknown job".to_string()),
+    };
+    let text = match &outcome {
+        Ok(text) => text.clone(),
+        Err(error) => format!("failed: {error}"),
+    };
+    leases.release(job.name, holder, app.clock().now().timestamp(), &text).await?;
+    tracing::info!(job = job.name, ms = started.elapsed().as_millis() as u64, outcome = %text, "job finished");
+    outcome.map(|_| true)
+}

@@ -1,0 +1,369 @@
+//! Vehicles, contracts with versions and parties, invoices and the ledger
+//! (CON-01 … CON-04). Licence plates and VINs are sealed under the holder's
+//! key (linked to a person they are personal data) and found by blind index.
+
+use super::{Insert, SqlValue};
+use crate::crypto::{BlindIndexKey, FieldRef, SubjectKey};
+use crate::error::Result;
+use sqlx::AnyConnection;
+
+/// Blind-index domain of licence plates (canonical, without dashes).
+pub const PLATE_INDEX: &str = "vehicles.licence_plate";
+
+/// A vehicle to insert.
+#[derive(Debug, Clone)]
+pub struct NewVehicle {
+    pub id: i64,
+    pub entity_id: i64,
+    /// The holder whose key seals the plate and VIN.
+    pub subject_id: i64,
+    pub make: String,
+    pub model: String,
+    pub fuel: String,
+    pub plate_country: String,
+    /// Canonical plate (no dashes).
+    pub licence_plate: String,
+    pub vin: String,
+    pub first_registration: String,
+    pub created_at: i64,
+}
+
+/// An odometer reading to insert.
+#[derive(Debug, Clone)]
+pub struct NewOdometerReading {
+    pub id: i64,
+    pub vehicle_id: i64,
+    pub reading_date: String,
+    pub kilometres: i64,
+    pub source: String,
+    pub created_at: i64,
+}
+
+/// A contract to insert with its first version and parties.
+#[derive(Debug, Clone)]
+pub struct NewContract {
+    pub id: i64,
+    pub entity_id: i64,
+    pub brand_id: i64,
+    pub dealer_id: Option<i64>,
+    pub vehicle_id: i64,
+    pub contract_number: String,
+    pub contract_type: String,
+    pub status: String,
+    pub ended_on: Option<String>,
+    pub closed_on: Option<String>,
+    pub created_at: i64,
+    pub terms: ContractTerms,
+    /// `(customer id, role)`.
+    pub parties: Vec<(i64, String)>,
+}
+
+/// The agreed terms of one contract version (CON-01).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractTerms {
+    pub version: i64,
+    pub valid_from: String,
+    pub start_date: String,
+    pub end_date: String,
+    pub term_months: i64,
+    pub financed_amount_cents: i64,
+    pub down_payment_cents: i64,
+    pub balloon_cents: i64,
+    pub nominal_rate_bp: i64,
+    pub apr_bp: i64,
+    pub monthly_instalment_cents: i64,
+    pub km_per_year: Option<i64>,
+    pub excess_km_price_cents: Option<i64>,
+    pub change_reason: String,
+}
+
+/// An invoice to insert.
+#[derive(Debug, Clone)]
+pub struct NewInvoice {
+    pub id: i64,
+    pub entity_id: i64,
+    pub contract_id: i64,
+    pub invoice_number: String,
+    pub kind: String,
+    pub period: Option<String>,
+    pub issue_date: String,
+    pub due_date: String,
+    pub amount_cents: i64,
+    pub paid_cents: i64,
+    pub status: String,
+    pub payment_reference: String,
+    pub created_at: i64,
+}
+
+/// A ledger entry to insert (debits positive, credits negative).
+#[derive(Debug, Clone)]
+pub struct NewLedgerEntry {
+    pub id: i64,
+    pub contract_id: i64,
+    pub invoice_id: Option<i64>,
+    pub entry_date: String,
+    pub kind: String,
+    pub amount_cents: i64,
+    pub created_at: i64,
+}
+
+/// Buffers vehicles, contracts, invoices and ledger entries and writes them
+/// in foreign-key order with multi-row inserts.
+#[derive(Debug)]
+pub struct FinanceInsert {
+    vehicles: Insert,
+    odometer: Insert,
+    contracts: Insert,
+    versions: Insert,
+    parties: Insert,
+    invoices: Insert,
+    ledger: Insert,
+}
+
+impl Default for FinanceInsert {
+    fn default() -> Self {
+        FinanceInsert {
+            vehicles: Insert::new(
+                "vehicles",
+                &[
+                    "id",
+                    "entity_id",
+                    "subject_id",
+                    "make",
+                    "model",
+                    "fuel",
+                    "plate_country",
+                    "licence_plate",
+                    "vin",
+                    "plate_bidx",
+                    "first_registration",
+                    "created_at",
+                ],
+            ),
+            odometer: Insert::new(
+                "odometer_readings",
+                &["id", "vehicle_id", "reading_date", "kilometres", "source", "created_at"],
+            ),
+            contracts: Insert::new(
+                "contracts",
+                &[
+                    "id",
+                    "entity_id",
+                    "brand_id",
+                    "dealer_id",
+                    "vehicle_id",
+                    "contract_number",
+                    "contract_type",
+                    "status",
+                    "current_version",
+                    "ended_on",
+                    "closed_on",
+                    "created_at",
+                    "updated_at",
+                ],
+            ),
+            versions: Insert::new(
+                "contract_versions",
+                &[
+                    "contract_id",
+                    "version",
+                    "valid_from",
+                    "start_date",
+                    "end_date",
+                    "term_months",
+                    "financed_amount_cents",
+                    "down_payment_cents",
+                    "balloon_cents",
+                    "nominal_rate_bp",
+                    "apr_bp",
+                    "monthly_instalment_cents",
+                    "km_per_year",
+                    "excess_km_price_cents",
+                    "change_reason",
+                    "created_at",
+                ],
+            ),
+            parties: Insert::new("contract_parties", &["contract_id", "customer_id", "role"]),
+            invoices: Insert::new(
+                "invoices",
+                &[
+                    "id",
+                    "entity_id",
+                    "contract_id",
+                    "invoice_number",
+                    "kind",
+                    "period",
+                    "issue_date",
+                    "due_date",
+                    "amount_cents",
+                    "paid_cents",
+                    "status",
+                    "payment_reference",
+                    "created_at",
+                    "updated_at",
+                ],
+            ),
+            ledger: Insert::new(
+                "ledger_entries",
+                &["id", "contract_id", "invoice_id", "entry_date", "kind", "amount_cents", "created_at"],
+            ),
+        }
+    }
+}
+
+impl FinanceInsert {
+    /// Seals and buffers a vehicle under its holder's key.
+    pub fn vehicle(&mut self, v: &NewVehicle, key: &SubjectKey, bidx: &BlindIndexKey) -> Result<()> {
+        let plate = key.seal(FieldRef { table: "vehicles", column: "licence_plate", row: v.id }, &v.licence_plate)?;
+        let vin = key.seal(FieldRef { table: "vehicles", column: "vin", row: v.id }, &v.vin)?;
+        self.vehicles.row(vec![
+            v.id.into(),
+            v.entity_id.into(),
+            v.subject_id.into(),
+            v.make.as_str().into(),
+            v.model.as_str().into(),
+            v.fuel.as_str().into(),
+            v.plate_country.as_str().into(),
+            plate.into(),
+            vin.into(),
+            bidx.index(PLATE_INDEX, &v.licence_plate).into(),
+            v.first_registration.as_str().into(),
+            v.created_at.into(),
+        ]);
+        Ok(())
+    }
+
+    /// Buffers an odometer reading.
+    pub fn odometer(&mut self, r: &NewOdometerReading) {
+        self.odometer.row(vec![
+            r.id.into(),
+            r.vehicle_id.into(),
+            r.reading_date.as_str().into(),
+            r.kilometres.into(),
+            r.source.as_str().into(),
+            r.created_at.into(),
+        ]);
+    }
+
+    /// Buffers a contract with its first version and its parties.
+    pub fn contract(&mut self, c: &NewContract) {
+        self.contracts.row(vec![
+            c.id.into(),
+            c.entity_id.into(),
+            c.brand_id.into(),
+            c.dealer_id.into(),
+            c.vehicle_id.into(),
+            c.contract_number.as_str().into(),
+            c.contract_type.as_str().into(),
+            c.status.as_str().into(),
+            c.terms.version.into(),
+            c.ended_on.clone().into(),
+            c.closed_on.clone().into(),
+            c.created_at.into(),
+            c.created_at.into(),
+        ]);
+        self.version(c.id, &c.terms, c.created_at);
+        for (customer_id, role) in &c.parties {
+            self.parties.row(vec![c.id.into(), (*customer_id).into(), role.as_str().into()]);
+        }
+    }
+
+    /// Buffers a contract version.
+    pub fn version(&mut self, contract_id: i64, t: &ContractTerms, created_at: i64) {
+        let values: Vec<SqlValue> = vec![
+            contract_id.into(),
+            t.version.into(),
+            t.valid_from.as_str().into(),
+            t.start_date.as_str().into(),
+            t.end_date.as_str().into(),
+            t.term_months.into(),
+            t.financed_amount_cents.into(),
+            t.down_payment_cents.into(),
+            t.balloon_cents.into(),
+            t.nominal_rate_bp.into(),
+            t.apr_bp.into(),
+            t.monthly_instalment_cents.into(),
+            t.km_per_year.into(),
+            t.excess_km_price_cents.into(),
+            t.change_reason.as_str().into(),
+            created_at.into(),
+        ];
+        self.versions.row(values);
+    }
+
+    /// Buffers an invoice.
+    pub fn invoice(&mut self, i: &NewInvoice) {
+        self.invoices.row(vec![
+            i.id.into(),
+            i.entity_id.into(),
+            i.contract_id.into(),
+            i.invoice_number.as_str().into(),
+            i.kind.as_str().into(),
+            i.period.clone().into(),
+            i.issue_date.as_str().into(),
+            i.due_date.as_str().into(),
+            i.amount_cents.into(),
+            i.paid_cents.into(),
+            i.status.as_str().into(),
+            i.payment_reference.as_str().into(),
+            i.created_at.into(),
+            i.created_at.into(),
+        ]);
+    }
+
+    /// Buffers a ledger entry.
+    pub fn ledger(&mut self, e: &NewLedgerEntry) {
+        self.ledger.row(vec![
+            e.id.into(),
+            e.contract_id.into(),
+            e.invoice_id.into(),
+            e.entry_date.as_str().into(),
+            e.kind.as_str().into(),
+            e.amount_cents.into(),
+            e.created_at.into(),
+        ]);
+    }
+
+    /// Number of buffered rows in all tables.
+    pub fn len(&self) -> usize {
+        [&self.vehicles, &self.odometer, &self.contracts, &self.versions, &self.parties, &self.invoices, &self.ledger]
+            .iter()
+            .map(|i| i.len())
+            .sum()
+    }
+
+    /// Whether nothing is buffered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes everything buffered, in foreign-key order; returns the rows written.
+    pub async fn execute(&mut self, tx: &mut AnyConnection) -> Result<u64> {
+        let mut written = 0;
+        for insert in [
+            &mut self.vehicles,
+            &mut self.odometer,
+            &mut self.contracts,
+            &mut self.versions,
+            &mut self.parties,
+            &mut self.invoices,
+            &mut self.ledger,
+        ] {
+            written += insert.execute(tx).await?;
+        }
+        Ok(written)
+    }
+}
+
+/// Marks open invoices whose due date is before `today` as overdue; returns
+/// how many changed (CON-03).
+pub async fn mark_overdue(tx: &mut AnyConnection, today: &str, now: i64) -> Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE invoices SET status = 'overdue', updated_at = $2 WHERE status = 'open' AND due_date < $1",
+    )
+    .bind(today)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected())
+}
