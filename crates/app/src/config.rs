@@ -98,11 +98,18 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// SQLite `synchronous`: `full` (default) or `normal`.
     pub sqlite_synchronous: String,
+    /// SQLite page cache per connection, in MiB.
+    pub sqlite_cache_mib: u32,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { url: None, max_connections: 10, sqlite_synchronous: "full".into() }
+        DatabaseConfig {
+            url: None,
+            max_connections: 10,
+            sqlite_synchronous: "full".into(),
+            sqlite_cache_mib: 32,
+        }
     }
 }
 
@@ -137,7 +144,9 @@ pub struct KeysConfig {
 impl KeysConfig {
     /// The master key (after validation it is present).
     pub fn master_key(&self) -> Result<&Secret, AppError> {
-        self.master_key.as_ref().ok_or_else(|| AppError::Config("keys.master_key is not set".into()))
+        self.master_key
+            .as_ref()
+            .ok_or_else(|| AppError::Config("keys.master_key is not set".into()))
     }
 
     /// The blind-index key (after validation it is present).
@@ -167,7 +176,10 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        LogConfig { format: "json".into(), level: "info".into() }
+        LogConfig {
+            format: "json".into(),
+            level: "info".into(),
+        }
     }
 }
 
@@ -192,11 +204,17 @@ fn parse_bool(v: &str) -> Result<bool, String> {
 }
 
 fn parse_num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
-    v.trim().parse().map_err(|_| "expected a whole number".to_string())
+    v.trim()
+        .parse()
+        .map_err(|_| "expected a whole number".to_string())
 }
 
 fn list(v: &str) -> Vec<String> {
-    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
 }
 
 /// Every key that the environment can set.
@@ -212,6 +230,7 @@ pub const KEYS: &[Key] = &[
     Key { name: "database.url", env: "CARFIN_DATABASE_URL", secret: true, set: |c, v| { c.database.url = Some(Secret::new(v)); Ok(()) } },
     Key { name: "database.max_connections", env: "CARFIN_DATABASE_MAX_CONNECTIONS", secret: false, set: |c, v| { c.database.max_connections = parse_num(v)?; Ok(()) } },
     Key { name: "database.sqlite_synchronous", env: "CARFIN_DATABASE_SQLITE_SYNCHRONOUS", secret: false, set: |c, v| { c.database.sqlite_synchronous = v.into(); Ok(()) } },
+    Key { name: "database.sqlite_cache_mib", env: "CARFIN_DATABASE_SQLITE_CACHE_MIB", secret: false, set: |c, v| { c.database.sqlite_cache_mib = parse_num(v)?; Ok(()) } },
     Key { name: "keystore.url", env: "CARFIN_KEYSTORE_URL", secret: true, set: |c, v| { c.keystore.url = Some(Secret::new(v)); Ok(()) } },
     Key { name: "keys.master_key", env: "CARFIN_MASTER_KEY", secret: true, set: |c, v| { c.keys.master_key = Some(Secret::new(v)); Ok(()) } },
     Key { name: "keys.master_key_file", env: "CARFIN_MASTER_KEY_FILE", secret: false, set: |c, v| { c.keys.master_key_file = Some(v.into()); Ok(()) } },
@@ -284,7 +303,10 @@ impl Config {
                     }
                 },
                 Err(e) => {
-                    problems.push(Problem { key: path.display().to_string(), message: format!("cannot read: {e}") });
+                    problems.push(Problem {
+                        key: path.display().to_string(),
+                        message: format!("cannot read: {e}"),
+                    });
                     Config::default()
                 }
             },
@@ -293,7 +315,10 @@ impl Config {
         for (name, value) in env {
             if let Some(key) = KEYS.iter().find(|k| k.env == name) {
                 if let Err(message) = (key.set)(&mut config, &value) {
-                    problems.push(Problem { key: format!("{} ({})", key.name, key.env), message });
+                    problems.push(Problem {
+                        key: format!("{} ({})", key.name, key.env),
+                        message,
+                    });
                 }
             }
         }
@@ -309,14 +334,25 @@ impl Config {
 
     fn resolve_key_files(&mut self, problems: &mut Vec<Problem>) {
         let slots = [
-            ("keys.master_key_file", &self.keys.master_key_file, &mut self.keys.master_key),
-            ("keys.blind_index_key_file", &self.keys.blind_index_key_file, &mut self.keys.blind_index_key),
+            (
+                "keys.master_key_file",
+                &self.keys.master_key_file,
+                &mut self.keys.master_key,
+            ),
+            (
+                "keys.blind_index_key_file",
+                &self.keys.blind_index_key_file,
+                &mut self.keys.blind_index_key,
+            ),
         ];
         for (name, file, slot) in slots {
             if let (Some(path), None) = (file, slot.as_ref()) {
                 match std::fs::read_to_string(path) {
                     Ok(text) => *slot = Some(Secret::new(text.trim())),
-                    Err(e) => problems.push(Problem { key: name.into(), message: format!("cannot read {}: {e}", path.display()) }),
+                    Err(e) => problems.push(Problem {
+                        key: name.into(),
+                        message: format!("cannot read {}: {e}", path.display()),
+                    }),
                 }
             }
         }
@@ -325,11 +361,21 @@ impl Config {
     /// Every problem with the loaded values.
     pub fn validate(&self) -> Vec<Problem> {
         let mut problems = Vec::new();
-        let mut problem = |key: &str, message: &str| problems.push(Problem { key: key.into(), message: message.into() });
+        let mut problem = |key: &str, message: &str| {
+            problems.push(Problem {
+                key: key.into(),
+                message: message.into(),
+            })
+        };
         if self.server.listen.parse::<SocketAddr>().is_err() {
-            problem("server.listen", "expected an address and port such as 127.0.0.1:8080");
+            problem(
+                "server.listen",
+                "expected an address and port such as 127.0.0.1:8080",
+            );
         }
-        if !(self.server.public_url.starts_with("http://") || self.server.public_url.starts_with("https://")) {
+        if !(self.server.public_url.starts_with("http://")
+            || self.server.public_url.starts_with("https://"))
+        {
             problem("server.public_url", "expected an http:// or https:// URL");
         }
         for proxy in &self.server.trusted_proxies {
@@ -343,20 +389,38 @@ impl Config {
         if self.database.max_connections == 0 {
             problem("database.max_connections", "must be at least 1");
         }
-        if !["full", "normal"].contains(&self.database.sqlite_synchronous.to_ascii_lowercase().as_str()) {
+        if !(1..=16_384).contains(&self.database.sqlite_cache_mib) {
+            problem("database.sqlite_cache_mib", "expected 1 to 16384");
+        }
+        if !["full", "normal"].contains(
+            &self
+                .database
+                .sqlite_synchronous
+                .to_ascii_lowercase()
+                .as_str(),
+        ) {
             problem("database.sqlite_synchronous", "expected full or normal");
         }
         if let Some(url) = &self.database.url {
             if carfin_store::Engine::from_url(url.expose()).is_err() {
-                problem("database.url", "unsupported scheme: use sqlite:// or postgres://");
+                problem(
+                    "database.url",
+                    "unsupported scheme: use sqlite:// or postgres://",
+                );
             }
         } else if self.data_dir.is_none() {
             problem("database.url", "set database.url or data_dir");
         }
-        for (name, key) in [("keys.master_key", &self.keys.master_key), ("keys.blind_index_key", &self.keys.blind_index_key)] {
+        for (name, key) in [
+            ("keys.master_key", &self.keys.master_key),
+            ("keys.blind_index_key", &self.keys.blind_index_key),
+        ] {
             match key {
                 None => problem(name, "is required (or its _file variant)"),
-                Some(k) if k.is_empty() || carfin_store::crypto::parse_key_material(k.expose()).is_none() => {
+                Some(k)
+                    if k.is_empty()
+                        || carfin_store::crypto::parse_key_material(k.expose()).is_none() =>
+                {
                     problem(name, "expected 64 hex digits or base64 of 32 bytes")
                 }
                 Some(_) => {}
@@ -400,12 +464,19 @@ impl Config {
 
     /// The listen address (validated).
     pub fn listen_addr(&self) -> SocketAddr {
-        self.server.listen.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
+        self.server
+            .listen
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080)))
     }
 
     /// Trusted proxies (validated).
     pub fn trusted_proxies(&self) -> Vec<IpAddr> {
-        self.server.trusted_proxies.iter().filter_map(|p| p.parse().ok()).collect()
+        self.server
+            .trusted_proxies
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect()
     }
 }
 
@@ -424,7 +495,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     const K1: &str = "0000000000000000000000000000000000000000000000000000000000000001";
@@ -458,11 +532,23 @@ mod tests {
         )
         .unwrap_err();
         let text = err.to_string();
-        for key in ["server.listen", "database.url", "server.secure_cookies", "keys.master_key", "keys.blind_index_key"] {
+        for key in [
+            "server.listen",
+            "database.url",
+            "server.secure_cookies",
+            "keys.master_key",
+            "keys.blind_index_key",
+        ] {
             assert!(text.contains(key), "{key} missing in {text}");
         }
         assert!(!text.contains("hunter2"));
-        let c = Config { database: DatabaseConfig { url: Some(Secret::new("postgres://u:hunter2@h/db")), ..Default::default() }, ..Default::default() };
+        let c = Config {
+            database: DatabaseConfig {
+                url: Some(Secret::new("postgres://u:hunter2@h/db")),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
         assert!(!format!("{c:?}").contains("hunter2"));
     }
 
@@ -471,7 +557,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("carfin-config-bad-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("carfin.toml");
-        std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:1\"\nlistne = \"x\"\n").unwrap();
+        std::fs::write(
+            &file,
+            "[server]\nlisten = \"127.0.0.1:1\"\nlistne = \"x\"\n",
+        )
+        .unwrap();
         let text = Config::load(Some(&file), env(&[])).unwrap_err().to_string();
         assert!(text.contains("listne") && text.contains("line 3"), "{text}");
     }
@@ -482,7 +572,12 @@ mod tests {
         let example = include_str!("../../../carfin.example.toml");
         for key in KEYS {
             let leaf = key.name.rsplit('.').next().unwrap_or(key.name);
-            assert!(example.contains(leaf) && example.contains(key.env), "{} / {} not documented", key.name, key.env);
+            assert!(
+                example.contains(leaf) && example.contains(key.env),
+                "{} / {} not documented",
+                key.name,
+                key.env
+            );
         }
         let parsed: Result<Config, _> = toml::from_str(example);
         assert!(parsed.is_ok(), "example does not parse: {parsed:?}");

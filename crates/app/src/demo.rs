@@ -39,7 +39,8 @@ pub fn entities(now: i64) -> Vec<EntityRow> {
             supervisory_authority_url: "https://autoriteitpersoonsgegevens.nl".into(),
             dpo_email: "privacy@carfin-nederland.example".into(),
             dpo_phone: "+31 30 799 0100".into(),
-            dpo_postal_address: "Functionaris Gegevensbescherming, Postbus 2100, 3500 GC Utrecht".into(),
+            dpo_postal_address: "Functionaris Gegevensbescherming, Postbus 2100, 3500 GC Utrecht"
+                .into(),
             service_email: "klantenservice@carfin-nederland.example".into(),
             service_phone: "+31 30 799 0000".into(),
             languages: "nl,en".into(),
@@ -58,7 +59,8 @@ pub fn entities(now: i64) -> Vec<EntityRow> {
             city: "Brussel".into(),
             registration_number: "KBO/BCE 0403.199.702".into(),
             vat_number: "BE0403199702".into(),
-            supervisory_authority: "Gegevensbeschermingsautoriteit / Autorité de protection des données".into(),
+            supervisory_authority:
+                "Gegevensbeschermingsautoriteit / Autorité de protection des données".into(),
             supervisory_authority_url: "https://www.gegevensbeschermingsautoriteit.be".into(),
             dpo_email: "dpo@carfin-belgique.example".into(),
             dpo_phone: "+32 2 555 01 00".into(),
@@ -84,31 +86,90 @@ pub fn brands(now: i64) -> Vec<BrandRow> {
         created_at: now,
     };
     vec![
-        brand(11, 1, "carfin-lease", "Carfin Lease", "https://lease.carfin-nederland.example"),
-        brand(12, 1, "autovia", "Autovia Financiering", "https://autovia.example"),
-        brand(21, 2, "carfin-lease-belgie", "Carfin Lease België", "https://lease.carfin-belgique.example"),
+        brand(
+            11,
+            1,
+            "carfin-lease",
+            "Carfin Lease",
+            "https://lease.carfin-nederland.example",
+        ),
+        brand(
+            12,
+            1,
+            "autovia",
+            "Autovia Financiering",
+            "https://autovia.example",
+        ),
+        brand(
+            21,
+            2,
+            "carfin-lease-belgie",
+            "Carfin Lease België",
+            "https://lease.carfin-belgique.example",
+        ),
         brand(22, 2, "mobilio", "Mobilio", "https://mobilio.example"),
     ]
 }
 
 /// The demo dealers.
 pub fn dealers(now: i64) -> Vec<DealerRow> {
-    let dealer = |id, entity_id, name: &str, reg: &str, city: &str, email: &str, phone: &str| DealerRow {
-        id,
-        entity_id,
-        name: name.into(),
-        registration_number: reg.into(),
-        city: city.into(),
-        email: email.into(),
-        phone: phone.into(),
-        created_at: now,
-    };
+    let dealer =
+        |id, entity_id, name: &str, reg: &str, city: &str, email: &str, phone: &str| DealerRow {
+            id,
+            entity_id,
+            name: name.into(),
+            registration_number: reg.into(),
+            city: city.into(),
+            email: email.into(),
+            phone: phone.into(),
+            created_at: now,
+        };
     vec![
-        dealer(101, 1, "Autobedrijf De Brug B.V.", "34567890", "Amersfoort", "verkoop@debrug.example", "+31 33 200 0000"),
-        dealer(102, 1, "Van Dijk Mobiliteit B.V.", "45678901", "Zwolle", "info@vandijk-mobiliteit.example", "+31 38 200 0000"),
-        dealer(103, 1, "EV Centrum Randstad B.V.", "56789012", "Leiden", "info@evcentrum.example", "+31 71 200 0000"),
-        dealer(201, 2, "Garage Central NV", "0456.789.012", "Namur", "vente@garagecentral.example", "+32 81 20 00 00"),
-        dealer(202, 2, "Autohuis Schelde BV", "0567.890.123", "Antwerpen", "info@autohuisschelde.example", "+32 3 200 00 00"),
+        dealer(
+            101,
+            1,
+            "Autobedrijf De Brug B.V.",
+            "34567890",
+            "Amersfoort",
+            "verkoop@debrug.example",
+            "+31 33 200 0000",
+        ),
+        dealer(
+            102,
+            1,
+            "Van Dijk Mobiliteit B.V.",
+            "45678901",
+            "Zwolle",
+            "info@vandijk-mobiliteit.example",
+            "+31 38 200 0000",
+        ),
+        dealer(
+            103,
+            1,
+            "EV Centrum Randstad B.V.",
+            "56789012",
+            "Leiden",
+            "info@evcentrum.example",
+            "+31 71 200 0000",
+        ),
+        dealer(
+            201,
+            2,
+            "Garage Central NV",
+            "0456.789.012",
+            "Namur",
+            "vente@garagecentral.example",
+            "+32 81 20 00 00",
+        ),
+        dealer(
+            202,
+            2,
+            "Autohuis Schelde BV",
+            "0567.890.123",
+            "Antwerpen",
+            "info@autohuisschelde.example",
+            "+32 3 200 00 00",
+        ),
     ]
 }
 
@@ -135,15 +196,25 @@ pub async fn entity_refs(app: &App) -> Result<Vec<EntityRefs>, AppError> {
         let dealers = entities::list_dealers(app.db(), e.id).await?;
         refs.push(EntityRefs {
             entity_id: e.id,
-            country: if e.country == "BE" { Country::Be } else { Country::Nl },
-            brand_ids: brands.iter().filter(|b| b.entity_id == e.id).map(|b| b.id).collect(),
+            country: if e.country == "BE" {
+                Country::Be
+            } else {
+                Country::Nl
+            },
+            brand_ids: brands
+                .iter()
+                .filter(|b| b.entity_id == e.id)
+                .map(|b| b.id)
+                .collect(),
             dealer_ids: dealers.iter().map(|d| d.id).collect(),
         });
     }
     // Dutch entity first: the generator puts most customers there.
     refs.sort_by_key(|r| r.country != Country::Nl);
     if refs.iter().any(|r| r.brand_ids.is_empty()) || refs.is_empty() {
-        return Err(AppError::Config("every entity needs at least one brand".into()));
+        return Err(AppError::Config(
+            "every entity needs at least one brand".into(),
+        ));
     }
     Ok(refs)
 }
@@ -154,8 +225,12 @@ pub async fn install(app: &App) -> Result<DemoReport, AppError> {
         return Ok(DemoReport::default());
     }
     let refs = entity_refs(app).await?;
-    let mut generator = Generator::new(app, refs, DEMO_SEED, 0);
+    let mut generator = Generator::new(app, refs, DEMO_SEED, 0, 0);
     let mut batch = generator.batch(DEMO_CUSTOMERS)?;
     write_batch(app, &mut batch).await?;
-    Ok(DemoReport { loaded: true, customers: batch.customer_count, contracts: batch.contract_count })
+    Ok(DemoReport {
+        loaded: true,
+        customers: batch.customer_count,
+        contracts: batch.contract_count,
+    })
 }

@@ -14,7 +14,8 @@ use carfin_domain::{BePlate, Country, Iban, KboNumber, Money, NlPlate, PaymentRe
 use carfin_store::crypto::{BlindIndexKey, SubjectKey};
 use carfin_store::repo::customers::{CustomerInsert, CustomerPersonal, NewCustomer};
 use carfin_store::repo::finance::{
-    ContractTerms, FinanceInsert, NewContract, NewInvoice, NewLedgerEntry, NewOdometerReading, NewVehicle,
+    ContractTerms, FinanceInsert, NewContract, NewInvoice, NewLedgerEntry, NewOdometerReading,
+    NewVehicle,
 };
 use chrono::{Datelike, Months, NaiveDate};
 use rand::rngs::StdRng;
@@ -35,42 +36,112 @@ pub const CONTRACT_TYPES: [&str; 3] = ["financial_lease", "operational_lease", "
 pub const CONTRACT_STATUSES: [&str; 4] = ["pending", "active", "ended", "closed"];
 
 const GIVEN_NL: &[&str] = &[
-    "Daan", "Sem", "Lucas", "Finn", "Levi", "Bram", "Jesse", "Thijs", "Ruben", "Lars", "Emma", "Julia",
-    "Sophie", "Tess", "Anna", "Sanne", "Lotte", "Fleur", "Noor", "Evi", "Maud", "Iris", "Joris", "Wouter",
+    "Daan", "Sem", "Lucas", "Finn", "Levi", "Bram", "Jesse", "Thijs", "Ruben", "Lars", "Emma",
+    "Julia", "Sophie", "Tess", "Anna", "Sanne", "Lotte", "Fleur", "Noor", "Evi", "Maud", "Iris",
+    "Joris", "Wouter",
 ];
 const GIVEN_BE: &[&str] = &[
-    "Arthur", "Louis", "Jules", "Victor", "Noah", "Adam", "Lucas", "Mathis", "Olivia", "Louise", "Camille",
-    "Elena", "Marie", "Lina", "Juliette", "Charlotte", "Wout", "Pieter", "Sofie", "Elise", "Lien", "Hanne",
+    "Arthur",
+    "Louis",
+    "Jules",
+    "Victor",
+    "Noah",
+    "Adam",
+    "Lucas",
+    "Mathis",
+    "Olivia",
+    "Louise",
+    "Camille",
+    "Elena",
+    "Marie",
+    "Lina",
+    "Juliette",
+    "Charlotte",
+    "Wout",
+    "Pieter",
+    "Sofie",
+    "Elise",
+    "Lien",
+    "Hanne",
 ];
 const SURNAMES_NL: &[&str] = &[
-    "Jansen", "Visser", "Smit", "Meijer", "Mulder", "Bos", "Vos", "Peters", "Hendriks", "Dekker", "Brouwer",
-    "Kok", "Willems", "Schouten", "Postma", "Kuipers", "Veenstra", "Hoekstra", "Koster", "Prins",
+    "Jansen", "Visser", "Smit", "Meijer", "Mulder", "Bos", "Vos", "Peters", "Hendriks", "Dekker",
+    "Brouwer", "Kok", "Willems", "Schouten", "Postma", "Kuipers", "Veenstra", "Hoekstra", "Koster",
+    "Prins",
 ];
 const PREFIXES_NL: &[&str] = &["de", "van", "van der", "van den", "ter"];
 const SURNAMES_BE: &[&str] = &[
-    "Peeters", "Janssens", "Maes", "Jacobs", "Mertens", "Willems", "Claes", "Goossens", "Wouters", "Dubois",
-    "Lambert", "Dupont", "Martin", "Leroy", "Simon", "Laurent", "Lemaire", "Michiels", "Desmet", "Hermans",
+    "Peeters", "Janssens", "Maes", "Jacobs", "Mertens", "Willems", "Claes", "Goossens", "Wouters",
+    "Dubois", "Lambert", "Dupont", "Martin", "Leroy", "Simon", "Laurent", "Lemaire", "Michiels",
+    "Desmet", "Hermans",
 ];
 const STREETS_NL: &[&str] = &[
-    "Kerkstraat", "Schoolstraat", "Molenweg", "Dorpsstraat", "Stationsweg", "Julianalaan", "Beukenlaan",
-    "Kastanjelaan", "Wilhelminastraat", "Parallelweg", "Eikenlaan", "Sportlaan",
+    "Kerkstraat",
+    "Schoolstraat",
+    "Molenweg",
+    "Dorpsstraat",
+    "Stationsweg",
+    "Julianalaan",
+    "Beukenlaan",
+    "Kastanjelaan",
+    "Wilhelminastraat",
+    "Parallelweg",
+    "Eikenlaan",
+    "Sportlaan",
 ];
 const STREETS_BE: &[&str] = &[
-    "Kerkstraat", "Stationsstraat", "Rue de la Station", "Dorpstraat", "Rue de l'Église", "Nieuwstraat",
-    "Avenue des Tilleuls", "Molenstraat", "Rue du Moulin", "Schoolstraat",
+    "Kerkstraat",
+    "Stationsstraat",
+    "Rue de la Station",
+    "Dorpstraat",
+    "Rue de l'Église",
+    "Nieuwstraat",
+    "Avenue des Tilleuls",
+    "Molenstraat",
+    "Rue du Moulin",
+    "Schoolstraat",
 ];
 const CITIES_NL: &[&str] = &[
-    "Amsterdam", "Rotterdam", "Utrecht", "Eindhoven", "Groningen", "Tilburg", "Almere", "Breda", "Nijmegen",
-    "Apeldoorn", "Haarlem", "Arnhem", "Zwolle", "Leiden", "Maastricht",
+    "Amsterdam",
+    "Rotterdam",
+    "Utrecht",
+    "Eindhoven",
+    "Groningen",
+    "Tilburg",
+    "Almere",
+    "Breda",
+    "Nijmegen",
+    "Apeldoorn",
+    "Haarlem",
+    "Arnhem",
+    "Zwolle",
+    "Leiden",
+    "Maastricht",
 ];
 const CITIES_BE: &[(&str, u32)] = &[
-    ("Brussel", 1000), ("Antwerpen", 2000), ("Gent", 9000), ("Charleroi", 6000), ("Liège", 4000),
-    ("Brugge", 8000), ("Namur", 5000), ("Leuven", 3000), ("Mons", 7000), ("Hasselt", 3500),
+    ("Brussel", 1000),
+    ("Antwerpen", 2000),
+    ("Gent", 9000),
+    ("Charleroi", 6000),
+    ("Liège", 4000),
+    ("Brugge", 8000),
+    ("Namur", 5000),
+    ("Leuven", 3000),
+    ("Mons", 7000),
+    ("Hasselt", 3500),
 ];
 const COMPANY_WORDS: &[&str] = &[
-    "Noordzee", "Polder", "Delta", "Kempen", "Ardennen", "Maas", "Schelde", "Veluwe", "Horizon", "Duin",
+    "Noordzee", "Polder", "Delta", "Kempen", "Ardennen", "Maas", "Schelde", "Veluwe", "Horizon",
+    "Duin",
 ];
-const COMPANY_KINDS: &[&str] = &["Logistiek", "Installatietechniek", "Bouw", "Consultancy", "Transport", "Zorg"];
+const COMPANY_KINDS: &[&str] = &[
+    "Logistiek",
+    "Installatietechniek",
+    "Bouw",
+    "Consultancy",
+    "Transport",
+    "Zorg",
+];
 const VEHICLES: &[(&str, &str, &str, &str)] = &[
     ("Volkswagen", "ID.3", "electric", "WVW"),
     ("Volkswagen", "Golf", "petrol", "WVW"),
@@ -83,7 +154,9 @@ const VEHICLES: &[(&str, &str, &str, &str)] = &[
     ("Tesla", "Model Y", "electric", "5YJ"),
     ("Ford", "Transit Custom", "diesel", "WF0"),
 ];
-const NL_BANKS: &[&str] = &["ABNA", "INGB", "RABO", "SNSB", "TRIO", "ASNB", "KNAB", "BUNQ"];
+const NL_BANKS: &[&str] = &[
+    "ABNA", "INGB", "RABO", "SNSB", "TRIO", "ASNB", "KNAB", "BUNQ",
+];
 
 /// Rows generated for one batch of customers, sealed and ready to write.
 #[derive(Debug, Default)]
@@ -114,8 +187,15 @@ pub struct Generator {
 }
 
 impl Generator {
-    /// A generator writing against `entities`, numbering from `start_seq`.
-    pub fn new(app: &App, entities: Vec<EntityRefs>, seed: u64, start_seq: u64) -> Generator {
+    /// A generator writing against `entities`, numbering customers after
+    /// `start_seq` and contracts after `contract_start_seq`.
+    pub fn new(
+        app: &App,
+        entities: Vec<EntityRefs>,
+        seed: u64,
+        start_seq: u64,
+        contract_start_seq: u64,
+    ) -> Generator {
         let mut forced = Vec::new();
         for status in CONTRACT_STATUSES {
             for kind in CONTRACT_TYPES {
@@ -131,7 +211,7 @@ impl Generator {
             ids: app.ids().clone(),
             bidx: app.blind_index().clone(),
             seq: start_seq,
-            contract_seq: start_seq,
+            contract_seq: contract_start_seq,
             forced,
         }
     }
@@ -140,8 +220,10 @@ impl Generator {
         &items[self.rng.gen_range(0..items.len())]
     }
 
+    /// Ids come from the wall clock, not the (possibly frozen) business
+    /// clock: a frozen millisecond would exhaust the counter after 4 million ids.
     fn id(&mut self) -> i64 {
-        self.ids.next_at(self.now * 1000)
+        self.ids.next()
     }
 
     /// Generates `count` customers with their contracts into one batch.
@@ -168,7 +250,11 @@ impl Generator {
         let company = self.rng.gen_bool(0.15);
         let given = *self.pick(if nl { GIVEN_NL } else { GIVEN_BE });
         let surname = *self.pick(if nl { SURNAMES_NL } else { SURNAMES_BE });
-        let prefix = if nl && self.rng.gen_bool(0.25) { Some(self.pick(PREFIXES_NL).to_string()) } else { None };
+        let prefix = if nl && self.rng.gen_bool(0.25) {
+            Some(self.pick(PREFIXES_NL).to_string())
+        } else {
+            None
+        };
         let (street, postcode, city) = if nl {
             let digits = self.rng.gen_range(1000..10000);
             let letters = loop {
@@ -179,15 +265,27 @@ impl Generator {
                     break pair;
                 }
             };
-            (self.pick(STREETS_NL).to_string(), format!("{digits}{letters}"), self.pick(CITIES_NL).to_string())
+            (
+                self.pick(STREETS_NL).to_string(),
+                format!("{digits}{letters}"),
+                self.pick(CITIES_NL).to_string(),
+            )
         } else {
             let (city, base) = *self.pick(CITIES_BE);
-            (self.pick(STREETS_BE).to_string(), (base + self.rng.gen_range(0..99)).to_string(), city.to_string())
+            (
+                self.pick(STREETS_BE).to_string(),
+                (base + self.rng.gen_range(0..99)).to_string(),
+                city.to_string(),
+            )
         };
-        let local = format!("{}.{}{}", given, surname, seq).to_lowercase().replace([' ', '\''], "");
+        let local = format!("{}.{}{}", given, surname, seq)
+            .to_lowercase()
+            .replace([' ', '\''], "");
         let email = format!("{local}@example.com");
         let phone = if nl {
-            format!("+316{:08}", self.rng.gen_range(0..100_000_000u64))
+            // Mobile ranges 061–065 and 068 (066 is pagers, 067 not mobile).
+            let range = *self.pick(&[1u8, 2, 3, 4, 5, 8]);
+            format!("+316{range}{:07}", self.rng.gen_range(0..10_000_000u64))
         } else {
             format!("+3247{:07}", self.rng.gen_range(0..10_000_000u64))
         };
@@ -198,14 +296,25 @@ impl Generator {
             Iban::be_from_account(self.rng.gen_range(1_000_000_000..10_000_000_000u64))
         }
         .map_err(|_| AppError::Config("generated IBAN is invalid".into()))?;
-        let birth = NaiveDate::from_ymd_opt(self.rng.gen_range(1950..2004), self.rng.gen_range(1..13), self.rng.gen_range(1..29))
-            .unwrap_or(self.today);
+        let birth = NaiveDate::from_ymd_opt(
+            self.rng.gen_range(1950..2004),
+            self.rng.gen_range(1..13),
+            self.rng.gen_range(1..29),
+        )
+        .unwrap_or(self.today);
         let personal = if company {
-            let name = format!("{} {} {}", self.pick(COMPANY_WORDS), self.pick(COMPANY_KINDS), if nl { "B.V." } else { "BV" });
+            let name = format!(
+                "{} {} {}",
+                self.pick(COMPANY_WORDS),
+                self.pick(COMPANY_KINDS),
+                if nl { "B.V." } else { "BV" }
+            );
             let number = if nl {
                 format!("{:08}", 10_000_000 + (seq % 89_999_999))
             } else {
-                KboNumber::generate(seq).to_string()
+                KboNumber::generate(seq % KboNumber::GENERATED_CAPACITY)
+                    .map(|k| k.as_str().to_string())
+                    .ok_or_else(|| AppError::Config("KBO generator failed".into()))?
             };
             CustomerPersonal {
                 company_name: Some(name),
@@ -236,7 +345,13 @@ impl Generator {
                 ..CustomerPersonal::default()
             }
         };
-        let language = if nl { "nl" } else if self.rng.gen_bool(0.5) { "fr" } else { "nl" };
+        let language = if nl {
+            "nl"
+        } else if self.rng.gen_bool(0.5) {
+            "fr"
+        } else {
+            "nl"
+        };
         let customer = NewCustomer {
             id,
             entity_id: entity.entity_id,
@@ -286,45 +401,77 @@ impl Generator {
                 (kind, status)
             }
         };
-        let term: u32 = *self.pick(&[24u32, 36, 48, 60]);
-        // Active contracts have run 24 to 30 months; ended and closed ones ran
-        // their whole term; pending ones start next month.
+        // Running contracts have run 24 to 26 months of a 36- to 60-month
+        // term; ended and closed ones ran a whole term of 24 or 36 months;
+        // pending ones start next month.
+        let term: u32 = match status {
+            "ended" | "closed" => *self.pick(&[24u32, 36]),
+            _ => *self.pick(&[36u32, 48, 60]),
+        };
         let months_ago: u32 = match status {
             "pending" => 0,
-            "active" => self.rng.gen_range(24..31).min(term.saturating_sub(1)).max(24),
+            "active" => self.rng.gen_range(24..27),
             _ => term + self.rng.gen_range(1..13),
         };
         let first_of_month = self.today.with_day(1).unwrap_or(self.today);
         let start = if status == "pending" {
-            first_of_month.checked_add_months(Months::new(1)).unwrap_or(first_of_month)
+            first_of_month
+                .checked_add_months(Months::new(1))
+                .unwrap_or(first_of_month)
         } else {
-            first_of_month.checked_sub_months(Months::new(months_ago)).unwrap_or(first_of_month)
+            first_of_month
+                .checked_sub_months(Months::new(months_ago))
+                .unwrap_or(first_of_month)
         };
-        let term = if status == "active" { term.max(months_ago + 6) } else { term };
         let end = start.checked_add_months(Months::new(term)).unwrap_or(start);
         let price = self.rng.gen_range(18_000..65_000i64) * 100;
-        let down = if kind == "operational_lease" { 0 } else { price / 100 * self.rng.gen_range(0..20) };
+        let down = if kind == "operational_lease" {
+            0
+        } else {
+            price / 100 * self.rng.gen_range(0..20)
+        };
         let financed = price - down;
-        let balloon = if kind == "consumer_credit" { 0 } else { financed / 100 * self.rng.gen_range(15..40) };
+        let balloon = if kind == "consumer_credit" {
+            0
+        } else {
+            financed / 100 * self.rng.gen_range(15..40)
+        };
         let rate_bp: u32 = self.rng.gen_range(390..990);
-        let instalment = annuity_instalment(Money::from_cents(financed), Money::from_cents(balloon), rate_bp, term)
-            .ok_or_else(|| AppError::Config("annuity out of range".into()))?;
-        let apr = apr_bp(Money::from_cents(financed), instalment, term, Money::from_cents(balloon), Money::zero())
-            .unwrap_or(rate_bp);
+        let instalment = annuity_instalment(
+            Money::from_cents(financed),
+            Money::from_cents(balloon),
+            rate_bp,
+            term,
+        )
+        .ok_or_else(|| AppError::Config("annuity out of range".into()))?;
+        let apr = apr_bp(
+            Money::from_cents(financed),
+            instalment,
+            term,
+            Money::from_cents(balloon),
+            Money::zero(),
+        )
+        .unwrap_or(rate_bp);
         let lease = kind != "consumer_credit";
-        let km_per_year = if lease { Some(*self.pick(&[10_000i64, 15_000, 20_000, 25_000, 30_000])) } else { None };
+        let km_per_year = if lease {
+            Some(*self.pick(&[10_000i64, 15_000, 20_000, 25_000, 30_000]))
+        } else {
+            None
+        };
         let (make, model, fuel, wmi) = *self.pick(VEHICLES);
 
         // Vehicle, with readings at delivery and (for running contracts) later.
         let vehicle_id = self.id();
         let plate = if nl {
             let side = *self.pick(&[9u8, 10, 11, 12, 13, 14]);
-            NlPlate::generate(side, seq).map(|p| p.as_str().to_string())
+            let capacity = NlPlate::generated_capacity(side).unwrap_or(1).max(1);
+            NlPlate::generate(side, seq % capacity).map(|p| p.as_str().to_string())
         } else {
             BePlate::generate(seq).map(|p| p.as_str().to_string())
         }
         .ok_or_else(|| AppError::Config("plate generator exhausted".into()))?;
-        let vin = Vin::generate(wmi, seq).map_err(|_| AppError::Config("VIN generator failed".into()))?;
+        let vin =
+            Vin::generate(wmi, seq).map_err(|_| AppError::Config("VIN generator failed".into()))?;
         batch.finance.vehicle(
             &NewVehicle {
                 id: vehicle_id,
@@ -346,9 +493,19 @@ impl Generator {
         let mut readings = vec![(start, self.rng.gen_range(5..60), "delivery")];
         if status != "pending" {
             let months_run = months_ago.min(term) as i64;
-            let latest = start.checked_add_months(Months::new(months_run as u32)).unwrap_or(start);
+            let latest = start
+                .checked_add_months(Months::new(months_run as u32))
+                .unwrap_or(start);
             let km = yearly_km * months_run / 12;
-            readings.push((latest, km, if status == "active" { "customer" } else { "contract_end" }));
+            readings.push((
+                latest,
+                km,
+                if status == "active" {
+                    "customer"
+                } else {
+                    "contract_end"
+                },
+            ));
         }
         for (date, km, source) in readings {
             let reading_id = self.id();
@@ -365,9 +522,16 @@ impl Generator {
         let contract_id = self.id();
         let contract_number = format!("{}{:08}", if nl { "NL" } else { "BE" }, seq);
         let ended_on = matches!(status, "ended" | "closed").then(|| end.to_string());
-        let closed_on = (status == "closed")
-            .then(|| end.checked_add_months(Months::new(2)).unwrap_or(end).to_string());
-        let dealer_id = if entity.dealer_ids.is_empty() { None } else { Some(*self.pick(&entity.dealer_ids)) };
+        let closed_on = (status == "closed").then(|| {
+            end.checked_add_months(Months::new(2))
+                .unwrap_or(end)
+                .to_string()
+        });
+        let dealer_id = if entity.dealer_ids.is_empty() {
+            None
+        } else {
+            Some(*self.pick(&entity.dealer_ids))
+        };
         let brand_id = *self.pick(&entity.brand_ids);
         batch.finance.contract(&NewContract {
             id: contract_id,
@@ -401,38 +565,61 @@ impl Generator {
         });
         batch.contract_count += 1;
 
-        // Monthly instalments, billed 14 days ahead and due on the first of
-        // each month: every one issued by today. The most recent past-due
+        // Monthly instalments, billed a month ahead and due on the first of
+        // each month: every one issued by today (so a running contract always
+        // has its next instalment open). The most recent past-due
         // ones of some running contracts are unpaid (overdue, and the oldest
         // of three in collection); later ones are open.
         let dues: Vec<NaiveDate> = (0..term)
             .filter_map(|m| start.checked_add_months(Months::new(m)))
-            .filter(|due| *due - chrono::Days::new(14) <= self.today)
+            .filter(|due| {
+                due.checked_sub_months(Months::new(1))
+                    .is_some_and(|issue| issue <= self.today)
+            })
             .collect();
         let past_due = dues.iter().filter(|d| **d < self.today).count() as u32;
-        let overdue_tail = if status == "active" && self.rng.gen_bool(0.08) { self.rng.gen_range(1..4) } else { 0 };
+        let overdue_tail = if status == "active" && self.rng.gen_bool(0.08) {
+            self.rng.gen_range(1..4)
+        } else {
+            0
+        };
         for (m, due) in dues.into_iter().enumerate() {
             let m = m as u32;
-            let issue = due - chrono::Days::new(14);
+            let issue = due.checked_sub_months(Months::new(1)).unwrap_or(due);
             let period_start = due;
             let status = if due >= self.today {
                 "open"
             } else if past_due - m <= overdue_tail {
-                if past_due - m == 3 { "in_collection" } else { "overdue" }
+                if past_due - m == 3 {
+                    "in_collection"
+                } else {
+                    "overdue"
+                }
             } else {
                 "paid"
             };
             let amount = instalment.cents();
             let invoice_id = self.id();
             let base = (seq % 100_000_000) * 100 + u64::from(m % 100);
-            let reference = PaymentReference::for_country(entity.country, base).to_string();
+            let reference = PaymentReference::for_country(entity.country, base)
+                .map(|r| r.as_str().to_string())
+                .ok_or_else(|| AppError::Config("payment reference generator failed".into()))?;
             batch.finance.invoice(&NewInvoice {
                 id: invoice_id,
                 entity_id: entity.entity_id,
                 contract_id,
-                invoice_number: format!("{}-{:04}{:02}", contract_number, period_start.year(), period_start.month()),
+                invoice_number: format!(
+                    "{}-{:04}{:02}",
+                    contract_number,
+                    period_start.year(),
+                    period_start.month()
+                ),
                 kind: "instalment".into(),
-                period: Some(format!("{:04}-{:02}", period_start.year(), period_start.month())),
+                period: Some(format!(
+                    "{:04}-{:02}",
+                    period_start.year(),
+                    period_start.month()
+                )),
                 issue_date: issue.to_string(),
                 due_date: due.to_string(),
                 amount_cents: amount,
@@ -471,7 +658,9 @@ impl Generator {
 /// Writes a generated batch: subject keys first (a crash in between leaves
 /// only an unused key), then the data in one transaction.
 pub async fn write_batch(app: &App, batch: &mut Batch) -> Result<(), AppError> {
-    app.keys().insert_many(&batch.keys, app.clock().now().timestamp()).await?;
+    app.keys()
+        .insert_many(&batch.keys, app.clock().now().timestamp())
+        .await?;
     let mut tx = app.db().begin_write().await?;
     batch.customers.execute(&mut tx).await?;
     batch.finance.execute(&mut tx).await?;

@@ -10,8 +10,11 @@ use std::time::Instant;
 pub async fn run(app: &App, customers: u64, batch_size: usize, seed: u64) -> Result<()> {
     carfin_app::demo::install_reference_data(app).await?;
     let refs = carfin_app::demo::entity_refs(app).await?;
-    let start_seq = carfin_store::repo::customers::count(app.db()).await? as u64 + 1_000_000;
-    let mut generator = Generator::new(app, refs, seed, start_seq);
+    // Numbers continue after what is there (demo data included).
+    let customers_there = carfin_store::repo::customers::count(app.db()).await? as u64;
+    let contracts_there = carfin_store::repo::finance::count_contracts(app.db()).await? as u64;
+    let mut generator =
+        Generator::new(app, refs, seed, customers_there + 1_000_000, contracts_there + 1_000_000);
     let (tx, mut rx) = tokio::sync::mpsc::channel(2);
     let producer = tokio::task::spawn_blocking(move || -> Result<()> {
         let mut left = customers;

@@ -34,7 +34,9 @@ pub fn parse_key_material(text: &str) -> Option<Zeroizing<[u8; 32]>> {
     let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
         hex::decode(text).ok()?
     } else {
-        base64::engine::general_purpose::STANDARD.decode(text).ok()?
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .ok()?
     };
     let bytes = Zeroizing::new(bytes);
     let array: [u8; 32] = bytes.as_slice().try_into().ok()?;
@@ -58,14 +60,18 @@ pub struct MasterKey {
 
 impl fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MasterKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("MasterKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
 impl MasterKey {
     /// A master key from 32 bytes.
     pub fn from_bytes(bytes: &[u8; 32]) -> MasterKey {
-        let digest = Sha256::new_with_prefix(b"carfin master key id\0").chain_update(bytes).finalize();
+        let digest = Sha256::new_with_prefix(b"carfin master key id\0")
+            .chain_update(bytes)
+            .finalize();
         MasterKey {
             id: hex::encode(&digest[..8]),
             cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(bytes)),
@@ -152,7 +158,11 @@ impl SubjectKey {
     }
 
     /// Seals an optional value.
-    pub fn seal_opt(&self, field: FieldRef<'_>, plaintext: Option<&str>) -> Result<Option<Vec<u8>>> {
+    pub fn seal_opt(
+        &self,
+        field: FieldRef<'_>,
+        plaintext: Option<&str>,
+    ) -> Result<Option<Vec<u8>>> {
         plaintext.map(|p| self.seal(field, p)).transpose()
     }
 
@@ -166,7 +176,13 @@ impl SubjectKey {
 fn seal_with(cipher: &Aes256Gcm, ad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
     let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
     let ciphertext = cipher
-        .encrypt(&nonce, Payload { msg: plaintext, aad: ad })
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plaintext,
+                aad: ad,
+            },
+        )
         .map_err(|_| StoreError::Crypto("sealing failed".into()))?;
     let mut out = Vec::with_capacity(1 + NONCE_LEN + ciphertext.len());
     out.push(FORMAT_V1);
@@ -181,8 +197,16 @@ fn open_with(cipher: &Aes256Gcm, ad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
     }
     let nonce = Nonce::from_slice(&sealed[1..1 + NONCE_LEN]);
     cipher
-        .decrypt(nonce, Payload { msg: &sealed[1 + NONCE_LEN..], aad: ad })
-        .map_err(|_| StoreError::Crypto("sealed value does not open (wrong key, row or column)".into()))
+        .decrypt(
+            nonce,
+            Payload {
+                msg: &sealed[1 + NONCE_LEN..],
+                aad: ad,
+            },
+        )
+        .map_err(|_| {
+            StoreError::Crypto("sealed value does not open (wrong key, row or column)".into())
+        })
 }
 
 /// The key for blind indexes (kept apart from the master key).
@@ -200,7 +224,9 @@ impl fmt::Debug for BlindIndexKey {
 impl BlindIndexKey {
     /// From 32 bytes.
     pub fn from_bytes(bytes: &[u8; 32]) -> BlindIndexKey {
-        BlindIndexKey { key: Zeroizing::new(*bytes) }
+        BlindIndexKey {
+            key: Zeroizing::new(*bytes),
+        }
     }
 
     /// From its configured text form (hex or base64).
@@ -228,7 +254,11 @@ mod tests {
     use super::*;
 
     fn field(row: i64) -> FieldRef<'static> {
-        FieldRef { table: "customers", column: "email", row }
+        FieldRef {
+            table: "customers",
+            column: "email",
+            row,
+        }
     }
 
     // PRV-03: a sealed value opens only under its own key, table, column and row.
@@ -239,7 +269,11 @@ mod tests {
         assert!(!sealed.windows(4).any(|w| w == b"jan@"));
         assert_eq!(key.open(field(7), &sealed).unwrap(), "jan@example.test");
         assert!(key.open(field(8), &sealed).is_err());
-        let other_column = FieldRef { table: "customers", column: "phone", row: 7 };
+        let other_column = FieldRef {
+            table: "customers",
+            column: "phone",
+            row: 7,
+        };
         assert!(key.open(other_column, &sealed).is_err());
         assert!(SubjectKey::generate().open(field(7), &sealed).is_err());
         let mut tampered = sealed.clone();
@@ -247,7 +281,10 @@ mod tests {
         tampered[last] ^= 1;
         assert!(key.open(field(7), &tampered).is_err());
         // Nonces are fresh: sealing twice gives different bytes.
-        assert_ne!(key.seal(field(7), "x").unwrap(), key.seal(field(7), "x").unwrap());
+        assert_ne!(
+            key.seal(field(7), "x").unwrap(),
+            key.seal(field(7), "x").unwrap()
+        );
     }
 
     #[test]

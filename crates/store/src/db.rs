@@ -3,7 +3,7 @@
 use crate::error::{Result, StoreError};
 use crate::migrate;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, ConnectOptions, Executor};
 use std::str::FromStr;
 use std::sync::Once;
 use std::time::Duration;
@@ -50,6 +50,8 @@ pub struct DbOptions {
     pub pg_schema: Option<String>,
     /// SQLite `secure_delete`: overwrite deleted content (the key store).
     pub sqlite_secure_delete: bool,
+    /// SQLite page cache per connection, in KiB.
+    pub sqlite_cache_kib: u32,
 }
 
 impl Default for DbOptions {
@@ -60,6 +62,7 @@ impl Default for DbOptions {
             sqlite_synchronous_full: true,
             pg_schema: None,
             sqlite_secure_delete: false,
+            sqlite_cache_kib: 32 * 1024,
         }
     }
 }
@@ -85,35 +88,58 @@ impl Db {
     pub async fn connect(url: &str, options: &DbOptions) -> Result<Db> {
         let engine = Engine::from_url(url)?;
         DRIVERS.call_once(sqlx::any::install_default_drivers);
-        let connect = AnyConnectOptions::from_str(url)?;
+        // Statement logging is off: slow-statement lines would carry SQL text
+        // into the logs, and the logs stay free of anything but opaque ids.
+        let connect = AnyConnectOptions::from_str(url)?.disable_statement_logging();
         match engine {
             Engine::Sqlite => {
-                let sync = if options.sqlite_synchronous_full { "FULL" } else { "NORMAL" };
-                let secure_delete = if options.sqlite_secure_delete { "ON" } else { "OFF" };
+                let sync = if options.sqlite_synchronous_full {
+                    "FULL"
+                } else {
+                    "NORMAL"
+                };
+                let secure_delete = if options.sqlite_secure_delete {
+                    "ON"
+                } else {
+                    "OFF"
+                };
+                let cache = options.sqlite_cache_kib.max(1024);
                 let pragmas = format!(
                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; \
                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                     PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32000; \
+                     PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{cache}; \
                      PRAGMA secure_delete = {secure_delete};"
                 );
-                let write = pool_options(1, options, pragmas.clone()).connect_with(connect.clone()).await?;
+                let write = pool_options(1, options, pragmas.clone())
+                    .connect_with(connect.clone())
+                    .await?;
                 let read = pool_options(options.max_connections.max(1), options, pragmas)
                     .connect_with(connect)
                     .await?;
-                Ok(Db { engine, read, write })
+                Ok(Db {
+                    engine,
+                    read,
+                    write,
+                })
             }
             Engine::Postgres => {
                 let setup = match &options.pg_schema {
                     Some(schema) => {
                         let schema = quote_ident(schema);
-                        format!("CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};")
+                        format!(
+                            "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema};"
+                        )
                     }
                     None => String::new(),
                 };
                 let pool = pool_options(options.max_connections.max(2), options, setup)
                     .connect_with(connect)
                     .await?;
-                Ok(Db { engine, read: pool.clone(), write: pool })
+                Ok(Db {
+                    engine,
+                    read: pool.clone(),
+                    write: pool,
+                })
             }
         }
     }
@@ -189,10 +215,21 @@ mod tests {
     // OPS-03: the engine follows from the URL; an unknown scheme is refused.
     #[test]
     fn engine_from_url() {
-        assert_eq!(Engine::from_url("sqlite:///tmp/x.db").ok(), Some(Engine::Sqlite));
-        assert_eq!(Engine::from_url("postgres://localhost/db").ok(), Some(Engine::Postgres));
-        assert_eq!(Engine::from_url("postgresql://localhost/db").ok(), Some(Engine::Postgres));
-        let err = Engine::from_url("mysql://localhost/db").err().map(|e| e.to_string());
+        assert_eq!(
+            Engine::from_url("sqlite:///tmp/x.db").ok(),
+            Some(Engine::Sqlite)
+        );
+        assert_eq!(
+            Engine::from_url("postgres://localhost/db").ok(),
+            Some(Engine::Postgres)
+        );
+        assert_eq!(
+            Engine::from_url("postgresql://localhost/db").ok(),
+            Some(Engine::Postgres)
+        );
+        let err = Engine::from_url("mysql://localhost/db")
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
             Some("unsupported database URL scheme `mysql`: use sqlite:// or postgres://")

@@ -30,7 +30,9 @@ impl Default for IdGen {
 impl IdGen {
     /// A generator whose counter starts at a random value.
     pub fn new() -> Self {
-        Self { counter: Arc::new(AtomicU64::new(rand::random::<u64>() & COUNTER_MASK)) }
+        Self {
+            counter: Arc::new(AtomicU64::new(rand::random::<u64>() & COUNTER_MASK)),
+        }
     }
 
     /// The next id for the given wall-clock time in Unix milliseconds.

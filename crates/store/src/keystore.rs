@@ -15,6 +15,7 @@ use crate::crypto::{MasterKey, SubjectKey};
 use crate::db::{Db, DbOptions, Engine};
 use crate::error::{Result, StoreError};
 use crate::migrate::{self, Schema};
+use crate::repo::Insert;
 use sqlx::Row;
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub enum KeyState {
     /// The subject's key.
-    Live(SubjectKey),
+    Live(Box<SubjectKey>),
     /// The key was destroyed at this Unix time.
     Shredded(i64),
     /// No key was ever stored.
@@ -43,14 +44,20 @@ impl KeyStore {
         if masters.is_empty() {
             return Err(StoreError::Crypto("no master key configured".into()));
         }
-        let mut options =
-            DbOptions { max_connections: 4, sqlite_secure_delete: true, ..DbOptions::default() };
+        let mut options = DbOptions {
+            max_connections: 4,
+            sqlite_secure_delete: true,
+            ..DbOptions::default()
+        };
         if Engine::from_url(url)? == Engine::Postgres {
             options.pg_schema = Some("carfin_keys".into());
         }
         let db = Db::connect(url, &options).await?;
         migrate::run(&db, Schema::KeyStore).await?;
-        Ok(KeyStore { db, masters: Arc::new(masters) })
+        Ok(KeyStore {
+            db,
+            masters: Arc::new(masters),
+        })
     }
 
     fn current(&self) -> &MasterKey {
@@ -59,10 +66,9 @@ impl KeyStore {
     }
 
     fn master(&self, id: &str) -> Result<&MasterKey> {
-        self.masters
-            .iter()
-            .find(|m| m.id() == id)
-            .ok_or_else(|| StoreError::Crypto(format!("subject key wrapped by unknown master key {id}")))
+        self.masters.iter().find(|m| m.id() == id).ok_or_else(|| {
+            StoreError::Crypto(format!("subject key wrapped by unknown master key {id}"))
+        })
     }
 
     /// Creates and stores a new key for a subject.
@@ -75,28 +81,20 @@ impl KeyStore {
     /// Stores many new subject keys in one transaction (bulk loads).
     pub async fn insert_many(&self, keys: &[(i64, SubjectKey)], now: i64) -> Result<()> {
         let master = self.current();
-        let mut tx = self.db.begin_write().await?;
-        for chunk in keys.chunks(200) {
-            let mut sql = String::from(
-                "INSERT INTO subject_keys (subject_id, wrapped_key, master_key_id, created_at) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                let b = i * 4;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("(${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4));
-            }
-            let mut query = sqlx::query(&sql);
-            for (subject_id, key) in chunk {
-                query = query
-                    .bind(*subject_id)
-                    .bind(master.wrap(*subject_id, key)?)
-                    .bind(master.id().to_string())
-                    .bind(now);
-            }
-            query.execute(&mut *tx).await?;
+        let mut insert = Insert::new(
+            "subject_keys",
+            &["subject_id", "wrapped_key", "master_key_id", "created_at"],
+        );
+        for (subject_id, key) in keys {
+            insert.row(vec![
+                (*subject_id).into(),
+                master.wrap(*subject_id, key)?.into(),
+                master.id().into(),
+                now.into(),
+            ]);
         }
+        let mut tx = self.db.begin_write().await?;
+        insert.execute(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -109,15 +107,17 @@ impl KeyStore {
         .bind(subject_id)
         .fetch_optional(self.db.reader())
         .await?;
-        let Some(row) = row else { return Ok(KeyState::Missing) };
+        let Some(row) = row else {
+            return Ok(KeyState::Missing);
+        };
         let wrapped: Option<Vec<u8>> = row.try_get(0)?;
         let master_id: Option<String> = row.try_get(1)?;
         let shredded_at: Option<i64> = row.try_get(2)?;
         match (wrapped, master_id, shredded_at) {
             (_, _, Some(at)) => Ok(KeyState::Shredded(at)),
-            (Some(wrapped), Some(master_id), None) => {
-                Ok(KeyState::Live(self.master(&master_id)?.unwrap_key(subject_id, &wrapped)?))
-            }
+            (Some(wrapped), Some(master_id), None) => Ok(KeyState::Live(Box::new(
+                self.master(&master_id)?.unwrap_key(subject_id, &wrapped)?,
+            ))),
             _ => Err(StoreError::Corrupt("subject_keys")),
         }
     }
@@ -138,7 +138,9 @@ impl KeyStore {
         tx.commit().await?;
         if self.db.engine() == Engine::Sqlite {
             // Old page images of the wrapped key must not linger in the WAL.
-            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(self.db.reader()).await?;
+            sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                .execute(self.db.reader())
+                .await?;
         }
         Ok(done == 1)
     }

@@ -82,7 +82,9 @@ pub async fn run(db: &Db, schema: Schema) -> Result<usize> {
         let mut tx = db.begin_write().await?;
         if db.engine() == Engine::Postgres {
             // Serialises concurrent starts of several nodes.
-            sqlx::query("SELECT pg_advisory_xact_lock(7243318)").execute(&mut *tx).await?;
+            sqlx::query("SELECT pg_advisory_xact_lock(7243318)")
+                .execute(&mut *tx)
+                .await?;
         }
         let row = sqlx::query("SELECT checksum FROM schema_migrations WHERE version = $1")
             .bind(migration.version)
@@ -100,7 +102,10 @@ pub async fn run(db: &Db, schema: Schema) -> Result<usize> {
             continue;
         }
         tx.execute(migration.sql).await.map_err(|e| {
-            StoreError::Migration(format!("migration {} ({}) failed: {e}", migration.version, migration.name))
+            StoreError::Migration(format!(
+                "migration {} ({}) failed: {e}",
+                migration.version, migration.name
+            ))
         })?;
         sqlx::query(
             "INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)",

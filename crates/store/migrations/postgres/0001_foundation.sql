@@ -176,9 +176,12 @@ CREATE TABLE invoices (
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
-CREATE INDEX invoices_contract_due ON invoices (contract_id, due_date);
-CREATE INDEX invoices_status_due ON invoices (status, due_date);
+-- Serves a contract's invoice list (a few dozen rows, sorted after) and the
+-- invoice run's once-per-period rule.
 CREATE UNIQUE INDEX invoices_contract_period ON invoices (contract_id, kind, period);
+-- Only unpaid invoices are looked up by due date (overdue marking, dunning);
+-- paid ones, the vast majority, stay out of this index.
+CREATE INDEX invoices_unpaid_due ON invoices (due_date) WHERE status IN ('open', 'overdue', 'in_collection');
 
 -- Debits are positive, credits negative; the balance is the sum.
 CREATE TABLE ledger_entries (

@@ -107,12 +107,16 @@ impl CustomerPersonal {
         if let Some(company) = &self.company_name {
             return company.clone();
         }
-        [self.initials.as_deref(), self.name_prefix.as_deref(), self.surname.as_deref()]
-            .into_iter()
-            .flatten()
-            .filter(|s| !s.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
+        [
+            self.initials.as_deref(),
+            self.name_prefix.as_deref(),
+            self.surname.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
     }
 }
 
@@ -179,11 +183,27 @@ impl CustomerInsert {
             c.country.as_str().into(),
         ];
         for (column, value) in SEALED_COLUMNS.iter().zip(c.personal.fields()) {
-            let field = FieldRef { table: "customers", column, row: c.id };
+            let field = FieldRef {
+                table: "customers",
+                column,
+                row: c.id,
+            };
             values.push(key.seal_opt(field, value)?.into());
         }
-        values.push(c.personal.email.as_deref().map(|e| bidx.index(EMAIL_INDEX, e)).into());
-        values.push(c.personal.phone.as_deref().map(|p| bidx.index(PHONE_INDEX, p)).into());
+        values.push(
+            c.personal
+                .email
+                .as_deref()
+                .map(|e| bidx.index(EMAIL_INDEX, e))
+                .into(),
+        );
+        values.push(
+            c.personal
+                .phone
+                .as_deref()
+                .map(|p| bidx.index(PHONE_INDEX, p))
+                .into(),
+        );
         values.push(c.created_at.into());
         values.push(c.created_at.into());
         self.0.row(values);
@@ -231,10 +251,13 @@ pub struct CustomerRecord {
 
 /// Loads one customer and opens its personal fields with the subject's key.
 pub async fn get(db: &Db, keys: &KeyStore, id: i64) -> Result<Option<CustomerRecord>> {
-    let row = sqlx::query(&format!("SELECT {} FROM customers WHERE id = $1", COLUMNS.join(", ")))
-        .bind(id)
-        .fetch_optional(db.reader())
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {} FROM customers WHERE id = $1",
+        COLUMNS.join(", ")
+    ))
+    .bind(id)
+    .fetch_optional(db.reader())
+    .await?;
     let Some(row) = row else { return Ok(None) };
     let key = keys.get(id).await?;
     open_row(&row, &key).map(Some)
@@ -247,7 +270,11 @@ fn open_row(row: &AnyRow, key: &KeyState) -> Result<CustomerRecord> {
             let mut fields = Vec::with_capacity(SEALED_COLUMNS.len());
             for column in SEALED_COLUMNS {
                 let sealed: Option<Vec<u8>> = row.try_get(*column)?;
-                let field = FieldRef { table: "customers", column, row: id };
+                let field = FieldRef {
+                    table: "customers",
+                    column,
+                    row: id,
+                };
                 fields.push(sealed.map(|s| key.open(field, &s)).transpose()?);
             }
             Personal::Known(CustomerPersonal::from_fields(fields)?)
@@ -279,5 +306,8 @@ pub async fn ids_by_email(db: &Db, bidx: &BlindIndexKey, email: &str) -> Result<
 
 /// Number of customers.
 pub async fn count(db: &Db) -> Result<i64> {
-    Ok(sqlx::query("SELECT COUNT(*) FROM customers").fetch_one(db.reader()).await?.try_get(0)?)
+    Ok(sqlx::query("SELECT COUNT(*) FROM customers")
+        .fetch_one(db.reader())
+        .await?
+        .try_get(0)?)
 }

@@ -148,8 +148,10 @@ pub async fn insert_entities(tx: &mut AnyConnection, rows: &[EntityRow]) -> Resu
 
 /// Inserts brands.
 pub async fn insert_brands(tx: &mut AnyConnection, rows: &[BrandRow]) -> Result<()> {
-    let mut insert =
-        Insert::new("brands", &["id", "entity_id", "slug", "name", "website", "created_at"]);
+    let mut insert = Insert::new(
+        "brands",
+        &["id", "entity_id", "slug", "name", "website", "created_at"],
+    );
     for b in rows {
         insert.row(vec![
             b.id.into(),
@@ -168,7 +170,16 @@ pub async fn insert_brands(tx: &mut AnyConnection, rows: &[BrandRow]) -> Result<
 pub async fn insert_dealers(tx: &mut AnyConnection, rows: &[DealerRow]) -> Result<()> {
     let mut insert = Insert::new(
         "dealers",
-        &["id", "entity_id", "name", "registration_number", "city", "email", "phone", "created_at"],
+        &[
+            "id",
+            "entity_id",
+            "name",
+            "registration_number",
+            "city",
+            "email",
+            "phone",
+            "created_at",
+        ],
     );
     for d in rows {
         insert.row(vec![
@@ -188,9 +199,12 @@ pub async fn insert_dealers(tx: &mut AnyConnection, rows: &[DealerRow]) -> Resul
 
 /// Every legal entity, by name.
 pub async fn list_entities(db: &Db) -> Result<Vec<EntityRow>> {
-    let rows = sqlx::query(&format!("SELECT {} FROM legal_entities ORDER BY name", ENTITY_COLUMNS.join(", ")))
-        .fetch_all(db.reader())
-        .await?;
+    let rows = sqlx::query(&format!(
+        "SELECT {} FROM legal_entities ORDER BY name",
+        ENTITY_COLUMNS.join(", ")
+    ))
+    .fetch_all(db.reader())
+    .await?;
     rows.iter().map(EntityRow::from_row).collect()
 }
 

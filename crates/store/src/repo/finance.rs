@@ -142,7 +142,14 @@ impl Default for FinanceInsert {
             ),
             odometer: Insert::new(
                 "odometer_readings",
-                &["id", "vehicle_id", "reading_date", "kilometres", "source", "created_at"],
+                &[
+                    "id",
+                    "vehicle_id",
+                    "reading_date",
+                    "kilometres",
+                    "source",
+                    "created_at",
+                ],
             ),
             contracts: Insert::new(
                 "contracts",
@@ -205,7 +212,15 @@ impl Default for FinanceInsert {
             ),
             ledger: Insert::new(
                 "ledger_entries",
-                &["id", "contract_id", "invoice_id", "entry_date", "kind", "amount_cents", "created_at"],
+                &[
+                    "id",
+                    "contract_id",
+                    "invoice_id",
+                    "entry_date",
+                    "kind",
+                    "amount_cents",
+                    "created_at",
+                ],
             ),
         }
     }
@@ -213,9 +228,28 @@ impl Default for FinanceInsert {
 
 impl FinanceInsert {
     /// Seals and buffers a vehicle under its holder's key.
-    pub fn vehicle(&mut self, v: &NewVehicle, key: &SubjectKey, bidx: &BlindIndexKey) -> Result<()> {
-        let plate = key.seal(FieldRef { table: "vehicles", column: "licence_plate", row: v.id }, &v.licence_plate)?;
-        let vin = key.seal(FieldRef { table: "vehicles", column: "vin", row: v.id }, &v.vin)?;
+    pub fn vehicle(
+        &mut self,
+        v: &NewVehicle,
+        key: &SubjectKey,
+        bidx: &BlindIndexKey,
+    ) -> Result<()> {
+        let plate = key.seal(
+            FieldRef {
+                table: "vehicles",
+                column: "licence_plate",
+                row: v.id,
+            },
+            &v.licence_plate,
+        )?;
+        let vin = key.seal(
+            FieldRef {
+                table: "vehicles",
+                column: "vin",
+                row: v.id,
+            },
+            &v.vin,
+        )?;
         self.vehicles.row(vec![
             v.id.into(),
             v.entity_id.into(),
@@ -264,7 +298,11 @@ impl FinanceInsert {
         ]);
         self.version(c.id, &c.terms, c.created_at);
         for (customer_id, role) in &c.parties {
-            self.parties.row(vec![c.id.into(), (*customer_id).into(), role.as_str().into()]);
+            self.parties.row(vec![
+                c.id.into(),
+                (*customer_id).into(),
+                role.as_str().into(),
+            ]);
         }
     }
 
@@ -326,10 +364,18 @@ impl FinanceInsert {
 
     /// Number of buffered rows in all tables.
     pub fn len(&self) -> usize {
-        [&self.vehicles, &self.odometer, &self.contracts, &self.versions, &self.parties, &self.invoices, &self.ledger]
-            .iter()
-            .map(|i| i.len())
-            .sum()
+        [
+            &self.vehicles,
+            &self.odometer,
+            &self.contracts,
+            &self.versions,
+            &self.parties,
+            &self.invoices,
+            &self.ledger,
+        ]
+        .iter()
+        .map(|i| i.len())
+        .sum()
     }
 
     /// Whether nothing is buffered.
@@ -366,4 +412,10 @@ pub async fn mark_overdue(tx: &mut AnyConnection, today: &str, now: i64) -> Resu
     .execute(&mut *tx)
     .await?
     .rows_affected())
+}
+
+/// Number of contracts.
+pub async fn count_contracts(db: &crate::Db) -> Result<i64> {
+    use sqlx::Row;
+    Ok(sqlx::query("SELECT COUNT(*) FROM contracts").fetch_one(db.reader()).await?.try_get(0)?)
 }

@@ -17,7 +17,14 @@ impl<'a> Leases<'a> {
 
     /// Takes the lease of `name` until `until` if nobody holds it and the job
     /// last finished before `due_before`; returns whether it was taken.
-    pub async fn acquire(&self, name: &str, holder: &str, now: i64, until: i64, due_before: i64) -> Result<bool> {
+    pub async fn acquire(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        until: i64,
+        due_before: i64,
+    ) -> Result<bool> {
         let mut tx = self.db.begin_write().await?;
         sqlx::query("INSERT INTO job_leases (name, lease_until) VALUES ($1, 0) ON CONFLICT (name) DO NOTHING")
             .bind(name)
