@@ -34,7 +34,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock showing `now`.
     pub fn new(now: DateTime<Utc>) -> ManualClock {
-        ManualClock { now: Mutex::new(now) }
+        ManualClock {
+            now: Mutex::new(now),
+        }
     }
 
     /// Moves the clock forward (or back, with a negative duration).
@@ -54,6 +56,9 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        self.now.lock().map(|n| *n).unwrap_or_else(|e| *e.into_inner())
+        self.now
+            .lock()
+            .map(|n| *n)
+            .unwrap_or_else(|e| *e.into_inner())
     }
 }

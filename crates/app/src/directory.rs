@@ -65,7 +65,10 @@ impl Directory {
     }
 
     /// The brands of an entity.
-    pub fn brands_of<'a>(&'a self, entity: &'a EntityView) -> impl Iterator<Item = &'a BrandView> + 'a {
+    pub fn brands_of<'a>(
+        &'a self,
+        entity: &'a EntityView,
+    ) -> impl Iterator<Item = &'a BrandView> + 'a {
         self.brands.iter().filter(move |b| b.entity_id == entity.id)
     }
 }
@@ -77,7 +80,11 @@ impl App {
             .await?
             .into_iter()
             .map(|e| EntityView {
-                languages: e.languages.split(',').filter_map(|l| l.parse().ok()).collect(),
+                languages: e
+                    .languages
+                    .split(',')
+                    .filter_map(|l| l.parse().ok())
+                    .collect(),
                 default_language: e.default_language.parse().unwrap_or_default(),
                 id: e.id,
                 slug: e.slug,
@@ -101,7 +108,13 @@ impl App {
         let brands = entities::list_brands(self.db())
             .await?
             .into_iter()
-            .map(|b| BrandView { id: b.id, slug: b.slug, name: b.name, website: b.website, entity_id: b.entity_id })
+            .map(|b| BrandView {
+                id: b.id,
+                slug: b.slug,
+                name: b.name,
+                website: b.website,
+                entity_id: b.entity_id,
+            })
             .collect();
         Ok(Directory { entities, brands })
     }

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod directory;
 pub mod error;
 pub mod invoices;
+pub mod privacy;
 pub mod seed;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -38,16 +39,22 @@ struct Inner {
 
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("App").field("engine", &self.inner.db.engine()).finish_non_exhaustive()
+        f.debug_struct("App")
+            .field("engine", &self.inner.db.engine())
+            .finish_non_exhaustive()
     }
 }
 
 impl App {
     /// Connects to the database and key store (migrating both) and builds the app.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<App, AppError> {
+        // The processing register drives classification and permissions: a
+        // broken register stops the start (PRV-01).
+        privacy::register().map_err(|e| AppError::Config(e.to_string()))?;
         let options = DbOptions {
             max_connections: config.database.max_connections,
             sqlite_synchronous_full: config.database.sqlite_synchronous_full(),
+            sqlite_cache_kib: config.database.sqlite_cache_mib.saturating_mul(1024),
             ..DbOptions::default()
         };
         let db = Db::open(&config.database_url(), &options).await?;
@@ -57,7 +64,14 @@ impl App {
             .ok_or_else(|| AppError::Config("keys.blind_index_key is not a 256-bit key".into()))?;
         let keys = KeyStore::open(&config.keystore_url(), vec![master]).await?;
         Ok(App {
-            inner: Arc::new(Inner { config, db, keys, blind_index, clock, ids: IdGen::new() }),
+            inner: Arc::new(Inner {
+                config,
+                db,
+                keys,
+                blind_index,
+                clock,
+                ids: IdGen::new(),
+            }),
         })
     }
 

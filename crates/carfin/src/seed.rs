@@ -13,8 +13,13 @@ pub async fn run(app: &App, customers: u64, batch_size: usize, seed: u64) -> Res
     // Numbers continue after what is there (demo data included).
     let customers_there = carfin_store::repo::customers::count(app.db()).await? as u64;
     let contracts_there = carfin_store::repo::finance::count_contracts(app.db()).await? as u64;
-    let mut generator =
-        Generator::new(app, refs, seed, customers_there + 1_000_000, contracts_there + 1_000_000);
+    let mut generator = Generator::new(
+        app,
+        refs,
+        seed,
+        customers_there + 1_000_000,
+        contracts_there + 1_000_000,
+    );
     let (tx, mut rx) = tokio::sync::mpsc::channel(2);
     let producer = tokio::task::spawn_blocking(move || -> Result<()> {
         let mut left = customers;

@@ -1,5 +1,7 @@
 //! The `carfin` binary, driven as an operator would: through its commands.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -12,7 +14,9 @@ fn carfin(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     for (k, v) in env {
         command.env(k, v);
     }
-    command.env_remove("CARFIN_DATABASE_URL").env_remove("CARFIN_CONFIG");
+    command
+        .env_remove("CARFIN_DATABASE_URL")
+        .env_remove("CARFIN_CONFIG");
     command.output().expect("carfin runs")
 }
 
@@ -24,10 +28,17 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 fn unknown_database_scheme_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let out = carfin(dir.path(), &["migrate", "--database-url", "mysql://app:hunter2@db/carfin"], &[]);
+    let out = carfin(
+        dir.path(),
+        &["migrate", "--database-url", "mysql://app:hunter2@db/carfin"],
+        &[],
+    );
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(err.contains("database.url") && err.contains("sqlite:// or postgres://"), "{err}");
+    assert!(
+        err.contains("database.url") && err.contains("sqlite:// or postgres://"),
+        "{err}"
+    );
     assert!(!err.contains("hunter2"), "a secret leaked: {err}");
 }
 
@@ -38,7 +49,11 @@ fn configuration_problems_name_their_keys() {
     let out = carfin(
         dir.path(),
         &["migrate"],
-        &[("CARFIN_LISTEN", "not-an-address"), ("CARFIN_MASTER_KEY", "too-short"), ("CARFIN_LOG_FORMAT", "xml")],
+        &[
+            ("CARFIN_LISTEN", "not-an-address"),
+            ("CARFIN_MASTER_KEY", "too-short"),
+            ("CARFIN_LOG_FORMAT", "xml"),
+        ],
     );
     assert!(!out.status.success());
     let err = text(&out.stderr);
@@ -53,12 +68,22 @@ fn configuration_problems_name_their_keys() {
 #[test]
 fn seed_generates_customers_sealed_at_rest() {
     let dir = tempfile::tempdir().unwrap();
-    let out = carfin(dir.path(), &["seed", "--customers", "40", "--batch", "15"], &[]);
+    let out = carfin(
+        dir.path(),
+        &["seed", "--customers", "40", "--batch", "15"],
+        &[],
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("seeded 40 customers") && stdout.contains("rows/s"), "{stdout}");
+    assert!(
+        stdout.contains("seeded 40 customers") && stdout.contains("rows/s"),
+        "{stdout}"
+    );
     let err = text(&out.stderr);
-    assert!(err.contains("demo keys"), "the demo keys are announced: {err}");
+    assert!(
+        err.contains("demo keys"),
+        "the demo keys are announced: {err}"
+    );
     assert!(dir.path().join("demo-master.key").exists());
     let mut db = std::fs::read(dir.path().join("carfin.db")).unwrap();
     if let Ok(wal) = std::fs::read(dir.path().join("carfin.db-wal")) {
@@ -66,8 +91,14 @@ fn seed_generates_customers_sealed_at_rest() {
     }
     assert!(db.len() > 100_000);
     let raw = String::from_utf8_lossy(&db);
-    assert!(!raw.contains("@example.com"), "an e-mail address is stored in plaintext");
-    assert!(!raw.contains("+316"), "a phone number is stored in plaintext");
+    assert!(
+        !raw.contains("@example.com"),
+        "an e-mail address is stored in plaintext"
+    );
+    assert!(
+        !raw.contains("+316"),
+        "a phone number is stored in plaintext"
+    );
     // A second run adds more, numbered after the first.
     let again = carfin(dir.path(), &["seed", "--customers", "5"], &[]);
     assert!(again.status.success(), "{}", text(&again.stderr));
@@ -77,13 +108,21 @@ fn seed_generates_customers_sealed_at_rest() {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     Some(response)
@@ -96,7 +135,7 @@ fn demo_serves_and_shuts_down_gracefully() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_carfin"))
+    let child = Command::new(env!("CARGO_BIN_EXE_carfin"))
         .args(["demo", "--listen", &listen, "--data-dir"])
         .arg(dir.path())
         .env_remove("CARFIN_DATABASE_URL")
@@ -128,10 +167,299 @@ fn demo_serves_and_shuts_down_gracefully() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "exit status {:?}", out.status);
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("demo data loaded: 60 customers"), "{stdout}");
+    assert!(
+        stdout.contains("demo data loaded: 60 customers"),
+        "{stdout}"
+    );
     let logs = text(&out.stderr);
     assert!(logs.contains("shutdown complete"), "{logs}");
     // Logs are JSON lines.
     let json_lines = logs.lines().filter(|l| l.starts_with('{')).count();
     assert!(json_lines >= 3, "{logs}");
+}
+
+/// Runs `carfin privacy …` with an empty data directory, which must stay
+/// empty: the register export needs no configuration, database or keys.
+fn privacy(args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = vec!["privacy"];
+    all.extend_from_slice(args);
+    let out = carfin(dir.path(), &all, &[]);
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "the privacy command touched the data directory: {left:?}"
+    );
+    out
+}
+
+/// An RFC 4180 reader (CRLF line ends, quoted cells with doubled quotes).
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut cell = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                    cell.push('"');
+                } else {
+                    quoted = false;
+                }
+            } else {
+                cell.push(c);
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                assert!(cell.is_empty(), "a quote inside an unquoted cell");
+                quoted = true;
+            }
+            ',' => row.push(std::mem::take(&mut cell)),
+            '\r' => {
+                assert_eq!(chars.next(), Some('\n'), "CRLF line ends");
+                row.push(std::mem::take(&mut cell));
+                rows.push(std::mem::take(&mut row));
+            }
+            '\n' => panic!("a bare LF line end"),
+            _ => cell.push(c),
+        }
+    }
+    assert!(
+        !quoted && cell.is_empty() && row.is_empty(),
+        "the last row ends with CRLF"
+    );
+    rows
+}
+
+const ACTIVITY_BASES: [(&str, &str); 11] = [
+    ("contracts", "contract"),
+    ("invoicing", "contract"),
+    ("portal", "contract"),
+    ("customer_service", "contract"),
+    ("collections", "contract"),
+    ("statutory", "legal_obligation"),
+    ("security", "legitimate_interest"),
+    ("reporting", "legitimate_interest"),
+    ("marketing", "consent"),
+    ("surveys", "consent"),
+    ("web_statistics", "consent"),
+];
+
+// PRV-01: `carfin privacy register --format json` lists all eleven
+// activities of each entity with their legal bases, recipients, processors,
+// retention, DPIA and the transfers outside the EEA with their safeguards.
+#[test]
+fn privacy_register_json_lists_activities_legal_bases_and_transfers() {
+    let out = privacy(&["register", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entities = record["entities"].as_array().unwrap();
+    let slugs: Vec<&str> = entities
+        .iter()
+        .map(|e| e["entity"]["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(slugs, ["carfin-nederland", "carfin-belgique"]);
+    for entity in entities {
+        let slug = entity["entity"]["slug"].as_str().unwrap();
+        assert!(!entity["entity"]["controller"].as_str().unwrap().is_empty());
+        assert!(!entity["entity"]["supervisory_authority"]
+            .as_str()
+            .unwrap()
+            .is_empty());
+        let activities = entity["activities"].as_array().unwrap();
+        assert_eq!(activities.len(), 11, "{slug}");
+        for (id, basis) in ACTIVITY_BASES {
+            let a = activities
+                .iter()
+                .find(|a| a["id"] == id)
+                .unwrap_or_else(|| panic!("{slug} lacks {id}"));
+            let bases: Vec<&str> = a["legal_basis"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|b| b["id"].as_str().unwrap())
+                .collect();
+            assert!(bases.contains(&basis), "{slug}/{id}: {bases:?}");
+            for b in a["legal_basis"].as_array().unwrap() {
+                assert!(
+                    b["article"].as_str().unwrap().starts_with("GDPR Art. 6(1)"),
+                    "{b}"
+                );
+            }
+            // Every reference is resolved to a name.
+            assert!(!a["name"].as_str().unwrap().is_empty());
+            for list in ["purposes", "data_categories", "data_subjects", "sources"] {
+                let items = a[list].as_array().unwrap();
+                assert!(!items.is_empty(), "{slug}/{id}: no {list}");
+                for item in items {
+                    assert_ne!(
+                        item["name"], item["id"],
+                        "{slug}/{id}: {list} not resolved: {item}"
+                    );
+                }
+            }
+            assert!(!a["retention"]["name"].as_str().unwrap().is_empty());
+        }
+        let transfers: Vec<(String, String, String)> = activities
+            .iter()
+            .flat_map(|a| a["transfers"].as_array().unwrap().clone())
+            .map(|t| {
+                (
+                    t["country"].as_str().unwrap().to_string(),
+                    t["safeguard"]["id"].as_str().unwrap().to_string(),
+                    t["recipient"]["name"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        for (country, safeguard) in [
+            ("IN", "standard_contractual_clauses"),
+            ("US", "standard_contractual_clauses"),
+            ("GB", "adequacy_decision"),
+        ] {
+            assert!(
+                transfers
+                    .iter()
+                    .any(|(c, s, r)| c == country && s == safeguard && !r.is_empty()),
+                "{slug}: no transfer to {country} under {safeguard}: {transfers:?}"
+            );
+        }
+        let collections = activities
+            .iter()
+            .find(|a| a["id"] == "collections")
+            .unwrap();
+        assert!(collections["dpia"]["name"]
+            .as_str()
+            .unwrap()
+            .contains("DPIA-2026-03"));
+        let processors = collections["processors"].as_array().unwrap();
+        assert!(processors
+            .iter()
+            .any(|p| p["name"].as_str().unwrap().contains("collection agency")));
+        assert!(processors.iter().all(|p| p["type"] == "processor"));
+        let invoicing = activities.iter().find(|a| a["id"] == "invoicing").unwrap();
+        assert!(invoicing["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["name"].as_str().unwrap().starts_with("Adyen")));
+    }
+}
+
+// PRV-01: the CSV export parses back (RFC 4180): a header and one row per
+// entity × activity, agreeing with the JSON export.
+#[test]
+fn privacy_register_csv_parses_back() {
+    let out = privacy(&["register", "--format", "csv"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rows = parse_csv(&text(&out.stdout));
+    assert_eq!(
+        rows[0],
+        [
+            "entity",
+            "activity",
+            "purposes",
+            "legal_basis",
+            "data_categories",
+            "data_subjects",
+            "recipients",
+            "processors",
+            "transfers",
+            "retention",
+            "dpia"
+        ]
+    );
+    assert_eq!(rows.len(), 1 + 2 * 11);
+    for row in &rows[1..] {
+        assert_eq!(row.len(), 11, "{row:?}");
+        assert!(
+            ["carfin-nederland", "carfin-belgique"].contains(&row[0].as_str()),
+            "{row:?}"
+        );
+        // No cell starts like a spreadsheet formula.
+        for cell in row {
+            assert!(!cell.starts_with(['=', '+', '-', '@']), "{cell}");
+        }
+    }
+    let json: serde_json::Value =
+        serde_json::from_slice(&privacy(&["register", "--format", "json"]).stdout).unwrap();
+    let mut expected = Vec::new();
+    for entity in json["entities"].as_array().unwrap() {
+        for a in entity["activities"].as_array().unwrap() {
+            expected.push((
+                entity["entity"]["slug"].as_str().unwrap().to_string(),
+                a["name"].as_str().unwrap().to_string(),
+                a["retention"]["name"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    let got: Vec<(String, String, String)> = rows[1..]
+        .iter()
+        .map(|r| (r[0].clone(), r[1].clone(), r[9].clone()))
+        .collect();
+    assert_eq!(got, expected);
+    // Cells with commas survived the round trip.
+    let contracts = rows
+        .iter()
+        .find(|r| r[1] == "Contract administration")
+        .unwrap();
+    assert!(
+        contracts[2].contains("Conclude, perform and end the lease or financing contract"),
+        "{contracts:?}"
+    );
+    let surveys = rows
+        .iter()
+        .find(|r| r[1] == "Satisfaction surveys")
+        .unwrap();
+    assert!(
+        surveys[3].contains("Consent") && surveys[8].contains("US"),
+        "{surveys:?}"
+    );
+}
+
+// PRV-01, ENT-01: `--entity carfin-belgique` exports only the Belgian
+// controller's record; `--lang fr` translates it; an unknown entity is refused.
+#[test]
+fn privacy_register_filters_by_entity() {
+    let out = privacy(&[
+        "register",
+        "--format",
+        "json",
+        "--entity",
+        "carfin-belgique",
+        "--lang",
+        "fr",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let entities = record["entities"].as_array().unwrap();
+    assert_eq!(entities.len(), 1);
+    assert_eq!(entities[0]["entity"]["slug"], "carfin-belgique");
+    assert_eq!(entities[0]["activities"].as_array().unwrap().len(), 11);
+    let marketing = entities[0]["activities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "marketing")
+        .unwrap();
+    assert_eq!(marketing["name"], "Marketing direct");
+    assert_eq!(marketing["legal_basis"][0]["name"], "Consentement");
+
+    let csv = privacy(&["register", "--format", "csv", "--entity", "carfin-belgique"]);
+    assert!(csv.status.success(), "{}", text(&csv.stderr));
+    let rows = parse_csv(&text(&csv.stdout));
+    assert_eq!(rows.len(), 1 + 11);
+    assert!(rows[1..].iter().all(|r| r[0] == "carfin-belgique"));
+
+    let unknown = privacy(&["register", "--entity", "carfin-luxembourg"]);
+    assert!(!unknown.status.success());
+    let err = text(&unknown.stderr);
+    assert!(
+        err.contains("carfin-luxembourg") && err.contains("carfin-belgique"),
+        "{err}"
+    );
 }

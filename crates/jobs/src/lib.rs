@@ -24,7 +24,10 @@ pub struct Job {
 }
 
 /// Every scheduled job.
-pub const JOBS: &[Job] = &[Job { name: "mark_overdue_invoices", every_secs: 3600 }];
+pub const JOBS: &[Job] = &[Job {
+    name: "mark_overdue_invoices",
+    every_secs: 3600,
+}];
 
 /// Starts the scheduler; it stops when `stop` turns true.
 pub fn spawn(app: App, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
@@ -58,19 +61,32 @@ fn rand_u64() -> u64 {
 pub async fn run_if_due(app: &App, job: &Job, holder: &str) -> Result<bool, carfin_app::AppError> {
     let now = app.clock().now().timestamp();
     let leases = carfin_store::repo::jobs::Leases::new(app.db());
-    if !leases.acquire(job.name, holder, now, now + LEASE_SECS, now - job.every_secs).await? {
+    if !leases
+        .acquire(
+            job.name,
+            holder,
+            now,
+            now + LEASE_SECS,
+            now - job.every_secs,
+        )
+        .await?
+    {
         return Ok(false);
     }
     let started = std::time::Instant::now();
     let outcome = match job.name {
-        "mark_overdue_invoices" => carfin_app::invoices::mark_overdue(app).await.map(|n| format!("{n} invoices overdue")),
+        "mark_overdue_invoices" => carfin_app::invoices::mark_overdue(app)
+            .await
+            .map(|n| format!("{n} invoices overdue")),
         _ => Ok("unknown job".to_string()),
     };
     let text = match &outcome {
         Ok(text) => text.clone(),
         Err(error) => format!("failed: {error}"),
     };
-    leases.release(job.name, holder, app.clock().now().timestamp(), &text).await?;
+    leases
+        .release(job.name, holder, app.clock().now().timestamp(), &text)
+        .await?;
     tracing::info!(job = job.name, ms = started.elapsed().as_millis() as u64, outcome = %text, "job finished");
     outcome.map(|_| true)
 }

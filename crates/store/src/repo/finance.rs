@@ -417,5 +417,8 @@ pub async fn mark_overdue(tx: &mut AnyConnection, today: &str, now: i64) -> Resu
 /// Number of contracts.
 pub async fn count_contracts(db: &crate::Db) -> Result<i64> {
     use sqlx::Row;
-    Ok(sqlx::query("SELECT COUNT(*) FROM contracts").fetch_one(db.reader()).await?.try_get(0)?)
+    Ok(sqlx::query("SELECT COUNT(*) FROM contracts")
+        .fetch_one(db.reader())
+        .await?
+        .try_get(0)?)
 }
