@@ -10,8 +10,7 @@ use std::sync::Arc;
 mod seed;
 
 /// mimalloc instead of the system allocator: the bulk paths (seed, imports)
-/// allocate and free millions of small values, where glibc's malloc spent a
-/// third of the writer's time consolidating (measured with perf).
+/// allocate and free millions of small values (see docs/architecture.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
