@@ -302,49 +302,37 @@ impl Generator {
             self.rng.gen_range(1..29),
         )
         .unwrap_or(self.today);
-        let personal = if company {
-            let name = format!(
+        let mut personal = CustomerPersonal {
+            street,
+            house_number: self.rng.gen_range(1..250).to_string(),
+            postcode,
+            city,
+            email: Some(email),
+            phone: Some(phone),
+            iban: Some(iban.as_str().to_string()),
+            ..CustomerPersonal::default()
+        };
+        if company {
+            personal.company_name = Some(format!(
                 "{} {} {}",
                 self.pick(COMPANY_WORDS),
                 self.pick(COMPANY_KINDS),
                 if nl { "B.V." } else { "BV" }
-            );
-            let number = if nl {
+            ));
+            personal.company_number = Some(if nl {
                 format!("{:08}", 10_000_000 + (seq % 89_999_999))
             } else {
                 KboNumber::generate(seq % KboNumber::GENERATED_CAPACITY)
                     .map(|k| k.as_str().to_string())
                     .ok_or_else(|| AppError::Config("KBO generator failed".into()))?
-            };
-            CustomerPersonal {
-                company_name: Some(name),
-                company_number: Some(number),
-                street,
-                house_number: self.rng.gen_range(1..250).to_string(),
-                postcode,
-                city,
-                email: Some(email),
-                phone: Some(phone),
-                iban: Some(iban.as_str().to_string()),
-                ..CustomerPersonal::default()
-            }
+            });
         } else {
-            CustomerPersonal {
-                initials: Some(format!("{}.", &given[..1])),
-                given_names: Some(given.to_string()),
-                name_prefix: prefix,
-                surname: Some(surname.to_string()),
-                date_of_birth: Some(birth.to_string()),
-                street,
-                house_number: self.rng.gen_range(1..250).to_string(),
-                postcode,
-                city,
-                email: Some(email),
-                phone: Some(phone),
-                iban: Some(iban.as_str().to_string()),
-                ..CustomerPersonal::default()
-            }
-        };
+            personal.initials = given.chars().next().map(|c| format!("{c}."));
+            personal.given_names = Some(given.to_string());
+            personal.name_prefix = prefix;
+            personal.surname = Some(surname.to_string());
+            personal.date_of_birth = Some(birth.to_string());
+        }
         let language = if nl {
             "nl"
         } else if self.rng.gen_bool(0.5) {
