@@ -619,3 +619,71 @@ async fn ops05_cleanup_stops_the_server() {
         "still accepting"
     );
 }
+
+// OPS-04, PRV-03: a representative flow — demo install (sealing every
+// customer), pages in three languages, a refused and an accepted form, an
+// unknown page, the overdue job — logs at debug level, and none of the
+// seeded personal values (names, e-mail addresses, phone numbers, IBANs,
+// addresses) appears in the log output.
+#[tokio::test]
+async fn ops04_no_personal_data_in_logs_across_a_representative_flow() {
+    use carfin_store::repo::customers::{self, Personal};
+    use sqlx::Row;
+
+    let logs = LogCapture::start_at(tracing::Level::DEBUG);
+    let t = TestApp::spawn().await;
+    let c = t.client();
+    for lang in ["nl", "fr", "en"] {
+        assert_eq!(c.get(&format!("/?lang={lang}")).await.status, 200);
+        assert_eq!(c.get(&format!("/legal?lang={lang}")).await.status, 200);
+    }
+    assert_eq!(c.get("/brands/carfin-lease").await.status, 200);
+    assert_eq!(c.get("/no-such-page").await.status, 404);
+    assert_eq!(
+        c.post_form_raw("/language", &[("lang", "en")]).await.status,
+        403
+    );
+    let switched = c
+        .post_form("/language", &[("lang", "fr"), ("next", "/legal")])
+        .await;
+    assert_eq!(switched.status, 303);
+    let job = carfin_jobs::JOBS
+        .iter()
+        .find(|j| j.name == "mark_overdue_invoices")
+        .unwrap();
+    t.clock.advance(chrono::Duration::days(40));
+    assert!(carfin_jobs::run_if_due(&t.app, job, "node-test")
+        .await
+        .unwrap());
+
+    let ids: Vec<i64> = sqlx::query("SELECT id FROM customers")
+        .fetch_all(t.app.db().reader())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get(0).unwrap())
+        .collect();
+    assert!(ids.len() >= 50);
+    let mut values = Vec::new();
+    for id in ids {
+        let record = customers::get(t.app.db(), t.app.keys(), id)
+            .await
+            .unwrap()
+            .unwrap();
+        let Personal::Known(p) = record.personal else {
+            panic!("customer {id} unreadable")
+        };
+        values.push(p.display_name());
+        values.push(format!("{} {}", p.street, p.house_number));
+        values.extend(p.email.clone());
+        values.extend(p.phone.clone());
+        values.extend(p.iban.clone());
+        values.extend(p.date_of_birth.clone());
+    }
+    t.cleanup().await;
+    let text = logs.contents();
+    assert!(text.lines().count() > 20, "the flow was logged: {text}");
+    for value in values {
+        assert!(!text.contains(&value), "personal value found in the logs");
+    }
+}
