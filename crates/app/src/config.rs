@@ -135,6 +135,9 @@ pub struct KeysConfig {
     pub master_key: Option<Secret>,
     /// A file holding the master key instead.
     pub master_key_file: Option<PathBuf>,
+    /// Former master keys, still accepted for unwrapping subject keys while
+    /// `carfin keys rotate` re-wraps them under the current one.
+    pub previous_master_keys: Vec<Secret>,
     /// Key of the blind indexes.
     pub blind_index_key: Option<Secret>,
     /// A file holding the blind-index key instead.
@@ -234,6 +237,7 @@ pub const KEYS: &[Key] = &[
     Key { name: "keystore.url", env: "CARFIN_KEYSTORE_URL", secret: true, set: |c, v| { c.keystore.url = Some(Secret::new(v)); Ok(()) } },
     Key { name: "keys.master_key", env: "CARFIN_MASTER_KEY", secret: true, set: |c, v| { c.keys.master_key = Some(Secret::new(v)); Ok(()) } },
     Key { name: "keys.master_key_file", env: "CARFIN_MASTER_KEY_FILE", secret: false, set: |c, v| { c.keys.master_key_file = Some(v.into()); Ok(()) } },
+    Key { name: "keys.previous_master_keys", env: "CARFIN_PREVIOUS_MASTER_KEYS", secret: true, set: |c, v| { c.keys.previous_master_keys = list(v).into_iter().map(Secret::new).collect(); Ok(()) } },
     Key { name: "keys.blind_index_key", env: "CARFIN_BLIND_INDEX_KEY", secret: true, set: |c, v| { c.keys.blind_index_key = Some(Secret::new(v)); Ok(()) } },
     Key { name: "keys.blind_index_key_file", env: "CARFIN_BLIND_INDEX_KEY_FILE", secret: false, set: |c, v| { c.keys.blind_index_key_file = Some(v.into()); Ok(()) } },
     Key { name: "metrics.token", env: "CARFIN_METRICS_TOKEN", secret: true, set: |c, v| { c.metrics.token = Some(Secret::new(v)); Ok(()) } },
@@ -425,6 +429,17 @@ impl Config {
                 }
                 Some(_) => {}
             }
+        }
+        if self
+            .keys
+            .previous_master_keys
+            .iter()
+            .any(|k| k.is_empty() || carfin_store::crypto::parse_key_material(k.expose()).is_none())
+        {
+            problem(
+                "keys.previous_master_keys",
+                "expected 64 hex digits or base64 of 32 bytes each",
+            );
         }
         if let (Some(a), Some(b)) = (&self.keys.master_key, &self.keys.blind_index_key) {
             if a.expose().trim() == b.expose().trim() {

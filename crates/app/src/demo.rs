@@ -2,7 +2,7 @@
 //! dealers, and generated customers covering every contract type and status.
 //! Everything here is invented.
 
-use crate::seed::{write_batch, EntityRefs, Generator};
+use crate::seed::{EntityRefs, Generator};
 use crate::{App, AppError};
 use carfin_domain::Country;
 use carfin_store::repo::entities::{self, BrandRow, DealerRow, EntityRow};
@@ -227,7 +227,8 @@ pub async fn install(app: &App) -> Result<DemoReport, AppError> {
     let refs = entity_refs(app).await?;
     let mut generator = Generator::new(app, refs, DEMO_SEED, 0, 0);
     let mut batch = generator.batch(DEMO_CUSTOMERS)?;
-    write_batch(app, &mut batch).await?;
+    // One audit record for the whole install (PRV-15).
+    crate::seed::write_batch_audited(app, &mut batch, "demo.install", "demo_data").await?;
     Ok(DemoReport {
         loaded: true,
         customers: batch.customer_count,

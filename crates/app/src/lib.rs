@@ -3,10 +3,13 @@
 //! and outbox message in that same transaction, and commits. Handlers in the
 //! web crate stay thin and call these.
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod directory;
+pub mod disclosure;
+pub mod erasure;
 pub mod error;
 pub mod invoices;
 pub mod privacy;
@@ -62,7 +65,18 @@ impl App {
             .ok_or_else(|| AppError::Config("keys.master_key is not a 256-bit key".into()))?;
         let blind_index = BlindIndexKey::parse(config.keys.blind_index_key()?.expose())
             .ok_or_else(|| AppError::Config("keys.blind_index_key is not a 256-bit key".into()))?;
-        let keys = KeyStore::open(&config.keystore_url(), vec![master]).await?;
+        // The current master key first; former ones stay readable while a
+        // rotation re-wraps their subject keys (`carfin keys rotate`).
+        let mut masters = vec![master];
+        for previous in &config.keys.previous_master_keys {
+            let key = MasterKey::parse(previous.expose()).ok_or_else(|| {
+                AppError::Config("keys.previous_master_keys holds a key that is not 256-bit".into())
+            })?;
+            if masters.iter().all(|m| m.id() != key.id()) {
+                masters.push(key);
+            }
+        }
+        let keys = KeyStore::open(&config.keystore_url(), masters).await?;
         Ok(App {
             inner: Arc::new(Inner {
                 config,

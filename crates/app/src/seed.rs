@@ -645,13 +645,40 @@ impl Generator {
 
 /// Writes a generated batch: subject keys first (a crash in between leaves
 /// only an unused key), then the data in one transaction.
+/// The batch is audited as `seed.batch` (PRV-15) in the same transaction.
 pub async fn write_batch(app: &App, batch: &mut Batch) -> Result<(), AppError> {
+    write_batch_audited(app, batch, "seed.batch", "test_data").await
+}
+
+/// [`write_batch`] with the audit record's action and purpose.
+pub(crate) async fn write_batch_audited(
+    app: &App,
+    batch: &mut Batch,
+    action: &str,
+    purpose: &str,
+) -> Result<(), AppError> {
     app.keys()
         .insert_many(&batch.keys, app.clock().now().timestamp())
         .await?;
     let mut tx = app.db().begin_write().await?;
     batch.customers.execute(&mut tx).await?;
     batch.finance.execute(&mut tx).await?;
+    let entry = crate::audit::AuditEntry::system(
+        app,
+        action,
+        purpose,
+        &[
+            "customers",
+            "vehicles",
+            "odometer_readings",
+            "contracts",
+            "contract_versions",
+            "contract_parties",
+            "invoices",
+            "ledger_entries",
+        ],
+    );
+    crate::audit::record(&mut tx, app, entry).await?;
     tx.commit().await.map_err(carfin_store::StoreError::from)?;
     Ok(())
 }

@@ -369,3 +369,639 @@ async fn unclassified_and_vanished_columns_are_named() {
     assert_eq!(privacy::stale(&live), ["dealers.phone"]);
     t.cleanup().await;
 }
+
+async fn customer_ids(t: &TestApp) -> Vec<i64> {
+    sqlx::query("SELECT id FROM customers ORDER BY id")
+        .fetch_all(t.app.db().reader())
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.try_get(0).unwrap())
+        .collect()
+}
+
+// PRV-03: `carfin keys rotate` re-wraps every subject key under a new master
+// key in short batches while a server (knowing the new and the old master)
+// keeps reading; afterwards every customer opens with only the new master,
+// and running it again finds nothing left to do.
+#[tokio::test]
+async fn master_key_rotation_rewraps_every_subject_key_while_reading() {
+    use carfin_store::crypto::{generate_key_hex, MasterKey};
+    use carfin_store::keystore::KeyStore;
+    let t = TestApp::spawn().await;
+    let url = t.app.config().keystore_url();
+    let old = MasterKey::parse(t.app.config().keys.master_key().unwrap().expose()).unwrap();
+    let new = MasterKey::parse(&generate_key_hex()).unwrap();
+    let ids = customer_ids(&t).await;
+    assert!(ids.len() >= 50);
+    // A server switched to the new key, the old one kept for reading.
+    let server = KeyStore::open(&url, vec![new.clone(), old.clone()])
+        .await
+        .unwrap();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (db, server, ids, done) = (
+            t.app.db().clone(),
+            server.clone(),
+            ids.clone(),
+            done.clone(),
+        );
+        tokio::spawn(async move {
+            let mut reads = 0usize;
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst);
+                for id in &ids {
+                    let record = customers::get(&db, &server, *id).await.unwrap().unwrap();
+                    assert!(matches!(record.personal, Personal::Known(_)), "{id}");
+                    reads += 1;
+                }
+                if finished {
+                    return reads;
+                }
+            }
+        })
+    };
+    let mut rewrapped = 0;
+    loop {
+        let n = t.app.keys().rotate_batch(&new, 7, 1_000).await.unwrap();
+        if n == 0 {
+            break;
+        }
+        rewrapped += n;
+        tokio::task::yield_now().await;
+    }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let reads = reader.await.unwrap();
+    assert!(reads >= ids.len());
+    assert_eq!(rewrapped, ids.len(), "one key per customer");
+    assert_eq!(t.app.keys().rotate_batch(&new, 7, 1_001).await.unwrap(), 0);
+    let only_new = KeyStore::open(&url, vec![new.clone()]).await.unwrap();
+    assert_eq!(only_new.count_not_wrapped_by(&new).await.unwrap(), 0);
+    for id in &ids {
+        let record = customers::get(t.app.db(), &only_new, *id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(record.personal, Personal::Known(_)), "{id}");
+    }
+    // The old master alone no longer opens anything.
+    let only_old = KeyStore::open(&url, vec![old]).await.unwrap();
+    assert!(customers::get(t.app.db(), &only_old, ids[0]).await.is_err());
+    server.close().await;
+    only_new.close().await;
+    only_old.close().await;
+    t.cleanup().await;
+}
+
+// PRV-03 (crypto-shredding): erasing a subject destroys the key and the
+// blind indexes; reads say "erased", look-ups by e-mail, phone and plate
+// find nothing, a retry completes a half-done erasure, and (SQLite) a copy
+// of the data file taken before the erasure, opened with the current key
+// store, shows the subject erased while everyone else still opens.
+#[tokio::test]
+async fn erased_subjects_are_unreadable_everywhere_including_old_copies() {
+    use carfin_app::erasure::erase_subject;
+    use carfin_store::repo::finance;
+    let t = TestApp::spawn().await;
+    let with_vehicle: Vec<i64> =
+        sqlx::query("SELECT DISTINCT subject_id FROM vehicles ORDER BY subject_id")
+            .fetch_all(t.app.db().reader())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.try_get(0).unwrap())
+            .collect();
+    let (subject, half_done) = (with_vehicle[0], with_vehicle[1]);
+    let others: Vec<i64> = customer_ids(&t)
+        .await
+        .into_iter()
+        .filter(|id| *id != subject && *id != half_done)
+        .collect();
+    let mut known = Vec::new();
+    for id in [subject, half_done] {
+        let Personal::Known(p) = customers::get(t.app.db(), t.app.keys(), id)
+            .await
+            .unwrap()
+            .unwrap()
+            .personal
+        else {
+            panic!("{id} readable before erasure")
+        };
+        let plates: Vec<String> = finance::plates_of(t.app.db(), t.app.keys(), id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(_, p)| match p {
+                Personal::Known(p) => p,
+                Personal::Erased => panic!("plate erased"),
+            })
+            .collect();
+        assert!(!plates.is_empty());
+        let (email, phone) = (p.email.unwrap(), p.phone.unwrap());
+        let bidx = t.app.blind_index();
+        assert_eq!(
+            customers::ids_by_email(t.app.db(), bidx, &email)
+                .await
+                .unwrap(),
+            [id]
+        );
+        assert_eq!(
+            customers::ids_by_phone(t.app.db(), bidx, &phone)
+                .await
+                .unwrap(),
+            [id]
+        );
+        assert!(!finance::vehicle_ids_by_plate(t.app.db(), bidx, &plates[0])
+            .await
+            .unwrap()
+            .is_empty());
+        known.push((id, email, phone, plates));
+    }
+
+    // A copy of the data file, taken before the erasure (a backup).
+    let copy = if t.engine == carfin_store::Engine::Sqlite {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(t.app.db().reader())
+            .await
+            .unwrap();
+        let dir = t.app.config().data_dir.clone().unwrap().join("backup");
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("carfin.db");
+        std::fs::copy(
+            t.app.config().data_dir.clone().unwrap().join("carfin.db"),
+            &file,
+        )
+        .unwrap();
+        Some(file)
+    } else {
+        None
+    };
+
+    let report = erase_subject(&t.app, subject).await.unwrap();
+    assert!(report.key_destroyed);
+    assert_eq!(report.customers_cleared, 1);
+    assert!(report.vehicles_cleared >= 1);
+    // A crash after the key was destroyed and before the indexes were
+    // cleared: the retry completes it.
+    assert!(t.app.keys().shred(half_done, 5).await.unwrap());
+    let retry = erase_subject(&t.app, half_done).await.unwrap();
+    assert!(!retry.key_destroyed);
+    assert_eq!(retry.customers_cleared, 1);
+    // Idempotent.
+    assert!(!erase_subject(&t.app, subject).await.unwrap().key_destroyed);
+    assert!(matches!(
+        erase_subject(&t.app, 42).await,
+        Err(carfin_app::AppError::NotFound)
+    ));
+
+    let bidx = t.app.blind_index();
+    for (id, email, phone, plates) in &known {
+        let record = customers::get(t.app.db(), t.app.keys(), *id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.personal, Personal::Erased);
+        assert!(customers::ids_by_email(t.app.db(), bidx, email)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(customers::ids_by_phone(t.app.db(), bidx, phone)
+            .await
+            .unwrap()
+            .is_empty());
+        for plate in plates {
+            assert!(finance::vehicle_ids_by_plate(t.app.db(), bidx, plate)
+                .await
+                .unwrap()
+                .is_empty());
+        }
+        for (_, plate) in finance::plates_of(t.app.db(), t.app.keys(), *id)
+            .await
+            .unwrap()
+        {
+            assert_eq!(plate, Personal::Erased);
+        }
+    }
+    for id in others.iter().take(5) {
+        let record = customers::get(t.app.db(), t.app.keys(), *id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(record.personal, Personal::Known(_)), "{id}");
+    }
+
+    if let Some(file) = copy {
+        let backup = carfin_store::Db::connect(
+            &carfin_store::db::sqlite_url(&file),
+            &carfin_store::DbOptions::default(),
+        )
+        .await
+        .unwrap();
+        let (id, email, _, plates) = &known[0];
+        // The old copy still holds the ciphertext and the old blind index…
+        assert_eq!(
+            customers::ids_by_email(&backup, bidx, email).await.unwrap(),
+            [*id]
+        );
+        // …but with the current key store nothing of it opens.
+        let record = customers::get(&backup, t.app.keys(), *id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.personal, Personal::Erased);
+        for (_, plate) in finance::plates_of(&backup, t.app.keys(), *id)
+            .await
+            .unwrap()
+        {
+            assert_eq!(plate, Personal::Erased);
+        }
+        assert!(!plates.is_empty());
+        let record = customers::get(&backup, t.app.keys(), others[0])
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(matches!(record.personal, Personal::Known(_)));
+        backup.close().await;
+    }
+    t.cleanup().await;
+}
+
+// ---------------------------------------------------------------------------
+// PRV-15: the hash-chained audit log; PRV-19: the disclosure log.
+// ---------------------------------------------------------------------------
+
+mod audit_and_disclosures {
+    use super::scalar;
+    use carfin_app::audit::{self, ActorKind, AuditEntry, VerifyReport};
+    use carfin_app::disclosure::{self, Disclosure};
+    use carfin_app::AppError;
+    use carfin_store::repo::audit::{self as repo, AuditRow};
+    use carfin_testkit::TestApp;
+
+    fn staff_read(subject: i64, fields: &[&str], request: &str) -> AuditEntry {
+        AuditEntry {
+            actor_kind: ActorKind::Staff,
+            actor_id: Some(42),
+            role: "service_desk".into(),
+            action: "customer.read".into(),
+            subject_id: Some(subject),
+            purpose: "answer_requests".into(),
+            fields: fields.iter().map(|f| (*f).to_string()).collect(),
+            request_id: request.into(),
+        }
+    }
+
+    async fn record(t: &TestApp, entry: AuditEntry) -> Result<(), AppError> {
+        let mut tx = t.app.db().begin_write().await.unwrap();
+        audit::record(&mut tx, &t.app, entry).await?;
+        tx.commit().await.unwrap();
+        Ok(())
+    }
+
+    async fn exec(t: &TestApp, sql: &str) {
+        let mut tx = t.app.db().begin_write().await.unwrap();
+        sqlx::query(sql).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+    }
+
+    async fn all_rows(t: &TestApp) -> Vec<AuditRow> {
+        repo::page(t.app.db(), 0, 1_000_000).await.unwrap()
+    }
+
+    /// Puts the saved records back, exactly as they were.
+    async fn restore(t: &TestApp, rows: &[AuditRow]) {
+        let mut tx = t.app.db().begin_write().await.unwrap();
+        sqlx::query("DELETE FROM audit_log")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        for row in rows {
+            repo::append(&mut tx, row).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        assert_eq!(
+            audit::verify(&t.app).await.unwrap(),
+            VerifyReport::Intact {
+                records: rows.len() as u64
+            }
+        );
+    }
+
+    async fn broken_at(t: &TestApp) -> (i64, String) {
+        match audit::verify(&t.app).await.unwrap() {
+            VerifyReport::Broken { seq, reason } => (seq, reason),
+            VerifyReport::Intact { records } => {
+                panic!("tampering not detected ({records} records intact)")
+            }
+        }
+    }
+
+    // PRV-15: real events are recorded (demo install, overdue job) in a chain
+    // that verifies; altering, deleting, inserting and reordering records and
+    // removing the last hash are each detected at the first broken record.
+    #[tokio::test]
+    async fn audit_chain_detects_every_tampering() {
+        let t = TestApp::spawn().await;
+        assert_eq!(
+            scalar(
+                &t,
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'demo.install' AND actor_kind = 'system' AND seq = 1"
+            )
+            .await,
+            1
+        );
+        carfin_app::invoices::mark_overdue(&t.app).await.unwrap();
+        assert_eq!(
+            scalar(
+                &t,
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'invoices.mark_overdue'"
+            )
+            .await,
+            1
+        );
+        for i in 0..4 {
+            record(
+                &t,
+                staff_read(1000 + i, &["customers.email", "customers.iban"], "req-1"),
+            )
+            .await
+            .unwrap();
+        }
+        let rows = all_rows(&t).await;
+        assert_eq!(rows.len(), 6);
+        assert_eq!(rows[0].prev_hash, audit::GENESIS.to_vec());
+        assert!(rows.windows(2).all(|w| w[1].prev_hash == w[0].hash));
+        assert_eq!(
+            audit::verify(&t.app).await.unwrap(),
+            VerifyReport::Intact { records: 6 }
+        );
+
+        // (a) a changed field.
+        exec(
+            &t,
+            "UPDATE audit_log SET purpose = 'send_offers' WHERE seq = 3",
+        )
+        .await;
+        let (seq, reason) = broken_at(&t).await;
+        assert_eq!(seq, 3, "{reason}");
+        assert!(reason.contains("altered"), "{reason}");
+        restore(&t, &rows).await;
+        exec(&t, "UPDATE audit_log SET subject_id = 7 WHERE seq = 4").await;
+        assert_eq!(broken_at(&t).await.0, 4);
+        restore(&t, &rows).await;
+
+        // (b) a record deleted in the middle.
+        exec(&t, "DELETE FROM audit_log WHERE seq = 3").await;
+        let (seq, reason) = broken_at(&t).await;
+        assert_eq!(seq, 4, "{reason}");
+        assert!(reason.contains("missing"), "{reason}");
+        restore(&t, &rows).await;
+        // … and renumbered to hide the gap.
+        exec(&t, "DELETE FROM audit_log WHERE seq = 3").await;
+        exec(&t, "UPDATE audit_log SET seq = seq + 1000 WHERE seq > 3").await;
+        exec(&t, "UPDATE audit_log SET seq = seq - 1001 WHERE seq > 1000").await;
+        let (seq, reason) = broken_at(&t).await;
+        assert_eq!(seq, 3, "{reason}");
+        assert!(reason.contains("prev_hash"), "{reason}");
+        restore(&t, &rows).await;
+
+        // (c) a forged record inserted in the middle, with a correctly
+        // computed hash of its own: the next record no longer chains to it.
+        exec(&t, "UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 3").await;
+        exec(&t, "UPDATE audit_log SET seq = seq - 999 WHERE seq >= 1000").await;
+        let mut forged = rows[2].clone();
+        forged.id = -5;
+        forged.action = "customer.update".into();
+        forged.hash = audit::hash(&forged).to_vec();
+        {
+            let mut tx = t.app.db().begin_write().await.unwrap();
+            repo::append(&mut tx, &forged).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        let (seq, reason) = broken_at(&t).await;
+        assert_eq!(seq, 4, "{reason}");
+        restore(&t, &rows).await;
+        // A forged record appended with a made-up hash.
+        let mut tail = rows[5].clone();
+        tail.id = -7;
+        tail.seq = 7;
+        tail.prev_hash = rows[5].hash.clone();
+        tail.hash = vec![7; 32];
+        {
+            let mut tx = t.app.db().begin_write().await.unwrap();
+            repo::append(&mut tx, &tail).await.unwrap();
+            tx.commit().await.unwrap();
+        }
+        assert_eq!(broken_at(&t).await.0, 7);
+        restore(&t, &rows).await;
+
+        // (d) two records' seq values swapped.
+        exec(&t, "UPDATE audit_log SET seq = -1 WHERE seq = 3").await;
+        exec(&t, "UPDATE audit_log SET seq = 3 WHERE seq = 4").await;
+        exec(&t, "UPDATE audit_log SET seq = 4 WHERE seq = -1").await;
+        let (seq, reason) = broken_at(&t).await;
+        assert_eq!(seq, 3, "{reason}");
+        restore(&t, &rows).await;
+
+        // (e) the last record's hash removed.
+        {
+            let mut tx = t.app.db().begin_write().await.unwrap();
+            sqlx::query("UPDATE audit_log SET hash = $1 WHERE seq = 6")
+                .bind(Vec::<u8>::new())
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        let (seq, reason) = broken_at(&t).await;
+        assert_eq!(seq, 6, "{reason}");
+        restore(&t, &rows).await;
+
+        // Appends continue the restored chain.
+        record(&t, staff_read(1, &["customers.surname"], "req-2"))
+            .await
+            .unwrap();
+        assert_eq!(
+            audit::verify(&t.app).await.unwrap(),
+            VerifyReport::Intact { records: 7 }
+        );
+        t.cleanup().await;
+    }
+
+    // PRV-15: concurrent appends (each in its own write transaction) never
+    // fork the chain: the next seq and prev_hash are read under the writer
+    // lock (SQLite) or an advisory lock (PostgreSQL).
+    #[tokio::test]
+    async fn concurrent_appends_keep_one_chain() {
+        let t = TestApp::spawn().await;
+        let before = scalar(&t, "SELECT COUNT(*) FROM audit_log").await;
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let app = t.app.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tx = app.db().begin_write().await.unwrap();
+                audit::record(&mut tx, &app, staff_read(i, &["customers.phone"], "req-c"))
+                    .await
+                    .unwrap();
+                tx.commit().await.unwrap();
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap();
+        }
+        assert_eq!(
+            audit::verify(&t.app).await.unwrap(),
+            VerifyReport::Intact {
+                records: before as u64 + 16
+            }
+        );
+        t.cleanup().await;
+    }
+
+    // PRV-15: an audit record holds field NAMES only; a field list that
+    // could carry a value (or codes that could) is refused and nothing is written.
+    #[tokio::test]
+    async fn audit_refuses_values_in_field_lists() {
+        let t = TestApp::spawn().await;
+        let before = scalar(&t, "SELECT COUNT(*) FROM audit_log").await;
+        for fields in [
+            vec!["email=jan@example.nl"],
+            vec!["customers.surname", "Jansen"],
+            vec!["iban NL91ABNA0417164300"],
+            vec![""],
+            vec!["customers.email,customers.phone"],
+        ] {
+            let err = record(&t, staff_read(1, &fields, "req-3"))
+                .await
+                .unwrap_err();
+            match err {
+                AppError::Invalid(problems) => {
+                    assert!(problems.iter().any(|(f, _)| f == "fields"), "{problems:?}")
+                }
+                other => panic!("{fields:?}: {other:?}"),
+            }
+        }
+        let mut entry = staff_read(1, &["customers.email"], "req-3");
+        entry.purpose = "call Jan about his arrears".into();
+        assert!(matches!(record(&t, entry).await, Err(AppError::Invalid(_))));
+        let mut entry = staff_read(1, &["customers.email"], "jan@example.nl");
+        entry.request_id = "jan@example.nl".into();
+        assert!(matches!(record(&t, entry).await, Err(AppError::Invalid(_))));
+        assert_eq!(scalar(&t, "SELECT COUNT(*) FROM audit_log").await, before);
+        t.cleanup().await;
+    }
+
+    fn disclosure(subject: i64, recipient: &str) -> Disclosure {
+        Disclosure {
+            subject_id: subject,
+            recipient: recipient.into(),
+            categories: vec!["identity".into(), "vehicle_identifiers".into()],
+            legal_basis: "contract".into(),
+            consent_ref: None,
+            reason: "damage claim handed to the insurer at the customer's request".into(),
+            purpose: "perform_contract".into(),
+            actor_kind: ActorKind::Staff,
+            actor_id: Some(7),
+            role: "claims_handler".into(),
+            request_id: Some("req-d1".into()),
+        }
+    }
+
+    // PRV-19: a disclosure names a recipient, categories and a legal basis of
+    // the register; an unknown one is refused and nothing is written; a valid
+    // one writes the disclosure and its audit record in one transaction.
+    #[tokio::test]
+    async fn disclosures_are_validated_and_audited() {
+        let t = TestApp::spawn().await;
+        let subject = scalar(&t, "SELECT MIN(id) FROM customers").await;
+        let audits = scalar(&t, "SELECT COUNT(*) FROM audit_log").await;
+
+        let refused = [
+            disclosure(subject, "acme_data_broker"),
+            Disclosure {
+                categories: vec!["shoe_size".into()],
+                ..disclosure(subject, "insurer_nl")
+            },
+            Disclosure {
+                categories: vec![],
+                ..disclosure(subject, "insurer_nl")
+            },
+            Disclosure {
+                legal_basis: "because".into(),
+                ..disclosure(subject, "insurer_nl")
+            },
+            Disclosure {
+                legal_basis: "consent".into(),
+                ..disclosure(subject, "marketing_agency")
+            },
+        ];
+        for d in refused {
+            let mut tx = t.app.db().begin_write().await.unwrap();
+            let result = disclosure::record(&mut tx, &t.app, d.clone()).await;
+            tx.commit().await.unwrap();
+            assert!(matches!(result, Err(AppError::Invalid(_))), "{d:?}");
+        }
+        assert_eq!(scalar(&t, "SELECT COUNT(*) FROM disclosures").await, 0);
+        assert_eq!(scalar(&t, "SELECT COUNT(*) FROM audit_log").await, audits);
+
+        let mut tx = t.app.db().begin_write().await.unwrap();
+        disclosure::record(&mut tx, &t.app, disclosure(subject, "insurer_nl"))
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        // With consent for marketing.
+        let mut tx = t.app.db().begin_write().await.unwrap();
+        disclosure::record(
+            &mut tx,
+            &t.app,
+            Disclosure {
+                legal_basis: "consent".into(),
+                consent_ref: Some("consent-123".into()),
+                categories: vec!["contact_details".into()],
+                purpose: "send_offers".into(),
+                request_id: None,
+                ..disclosure(subject, "marketing_agency")
+            },
+        )
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        // A disclosure rolled back with its transaction leaves no trace.
+        let mut tx = t.app.db().begin_write().await.unwrap();
+        disclosure::record(&mut tx, &t.app, disclosure(subject, "dealers_nl"))
+            .await
+            .unwrap();
+        tx.rollback().await.unwrap();
+
+        let listed = disclosure::list_for_subject(&t.app, subject).await.unwrap();
+        assert_eq!(listed.len(), 2);
+        assert!(listed.iter().any(|d| d.recipient == "insurer_nl"
+            && d.categories == "identity,vehicle_identifiers"
+            && d.legal_basis == "contract"
+            && d.request_id.as_deref() == Some("req-d1")));
+        assert!(listed.iter().any(|d| d.recipient == "marketing_agency"
+            && d.consent_ref.as_deref() == Some("consent-123")));
+        assert!(
+            disclosure::list_for_subject(&t.app, subject + 1_000_000_000)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let rows = all_rows(&t).await;
+        let audited: Vec<&AuditRow> = rows.iter().filter(|r| r.action == "disclosure").collect();
+        assert_eq!(audited.len(), 2);
+        assert!(audited.iter().all(|r| r.subject_id == Some(subject)
+            && r.actor_kind == "staff"
+            && r.actor_id == Some(7)));
+        assert!(audited
+            .iter()
+            .any(|r| r.fields == "identity,vehicle_identifiers" && r.request_id == "req-d1"));
+        assert_eq!(
+            audit::verify(&t.app).await.unwrap(),
+            VerifyReport::Intact {
+                records: audits as u64 + 2
+            }
+        );
+        t.cleanup().await;
+    }
+}

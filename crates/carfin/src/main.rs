@@ -7,6 +7,8 @@ use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod audit;
+mod keys;
 mod seed;
 
 /// mimalloc instead of the system allocator: the bulk paths (seed, imports)
@@ -59,6 +61,16 @@ enum Command {
         /// Generator seed (the same seed gives the same data).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+    },
+    /// Key management: master-key rotation.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+    /// The audit log (PRV-15): verify its hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
     /// Privacy: the processing register (needs no database).
     Privacy {
@@ -200,6 +212,13 @@ async fn run(cli: Cli) -> Result<()> {
             app.close().await;
             result
         }
+        Command::Keys { command } => {
+            let app = App::build(config, clock).await?;
+            let result = keys::run(&app, command).await;
+            app.close().await;
+            result
+        }
+        Command::Audit { command } => audit::run(App::build(config, clock).await?, command).await,
         Command::Privacy { command } => privacy(&command),
     }
 }

@@ -463,3 +463,275 @@ fn privacy_register_filters_by_entity() {
         "{err}"
     );
 }
+
+/// Runs one statement against the SQLite database of a data directory.
+fn tamper(dir: &Path, sql: &str) {
+    let url = format!("sqlite://{}", dir.join("carfin.db").display());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use sqlx::ConnectOptions;
+        let mut conn = url
+            .parse::<sqlx::sqlite::SqliteConnectOptions>()
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        sqlx::query(sql).execute(&mut conn).await.unwrap();
+        sqlx::Connection::close(conn).await.unwrap();
+    });
+}
+
+// PRV-15: `carfin audit verify` passes on a freshly seeded data directory
+// (one record per seed batch) and fails, naming the first broken record,
+// once a record is altered in the database file.
+#[test]
+fn audit_verify_passes_then_detects_tampering() {
+    let dir = tempfile::tempdir().unwrap();
+    let seed = carfin(
+        dir.path(),
+        &["seed", "--customers", "5", "--batch", "2"],
+        &[],
+    );
+    assert!(seed.status.success(), "{}", text(&seed.stderr));
+    let out = carfin(dir.path(), &["audit", "verify"], &[]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("audit log intact: 3 records"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    tamper(
+        dir.path(),
+        "UPDATE audit_log SET fields = 'customers' WHERE seq = 2",
+    );
+    let out = carfin(dir.path(), &["audit", "verify"], &[]);
+    assert!(!out.status.success());
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("audit log broken at record 2:"), "{stdout}");
+
+    tamper(dir.path(), "DELETE FROM audit_log WHERE seq = 2");
+    let out = carfin(dir.path(), &["audit", "verify"], &[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stdout).contains("audit log broken at record 3:"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// Starts `carfin demo` on `dir`, waits until it answers, stops it with
+/// SIGTERM and returns its output.
+fn run_demo_once(dir: &Path) -> Output {
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_carfin"))
+        .args(["demo", "--listen", &listen, "--data-dir"])
+        .arg(dir)
+        .env_remove("CARFIN_DATABASE_URL")
+        .env_remove("CARFIN_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline && http_get(port, "/readyz").is_none() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    out
+}
+
+/// The demo's customers, read through the app with the demo's key files.
+fn demo_customers(dir: &Path) -> Vec<carfin_store::repo::customers::CustomerPersonal> {
+    use carfin_store::repo::customers::{self, Personal};
+    let env = vec![
+        ("CARFIN_DATA_DIR".to_string(), dir.display().to_string()),
+        (
+            "CARFIN_MASTER_KEY_FILE".to_string(),
+            dir.join("demo-master.key").display().to_string(),
+        ),
+        (
+            "CARFIN_BLIND_INDEX_KEY_FILE".to_string(),
+            dir.join("demo-blind-index.key").display().to_string(),
+        ),
+    ];
+    let config = carfin_app::Config::load(None, env).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let app = carfin_app::App::build(config, std::sync::Arc::new(carfin_app::SystemClock))
+            .await
+            .unwrap();
+        let ids: Vec<i64> = {
+            use sqlx::Row;
+            sqlx::query("SELECT id FROM customers")
+                .fetch_all(app.db().reader())
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.try_get(0).unwrap())
+                .collect()
+        };
+        let mut all = Vec::new();
+        for id in ids {
+            let record = customers::get(app.db(), app.keys(), id)
+                .await
+                .unwrap()
+                .unwrap();
+            match record.personal {
+                Personal::Known(p) => all.push(p),
+                Personal::Erased => panic!("demo customer {id} erased"),
+            }
+        }
+        app.close().await;
+        all
+    })
+}
+
+// PRV-03 (done means): the raw files of a `carfin demo` data directory —
+// database, WAL, key store — hold none of the demo customers' e-mail
+// addresses, names, phone numbers or IBANs in plaintext.
+#[test]
+fn demo_data_directory_holds_no_personal_data_in_plaintext() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_demo_once(dir.path());
+    assert!(text(&out.stdout).contains("demo data loaded: 60 customers"));
+    // Every file as it is on disk after the demo stopped, before anything
+    // else opens the database.
+    let mut raw = Vec::new();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            files.push(path.file_name().unwrap().to_string_lossy().into_owned());
+            raw.extend(std::fs::read(&path).unwrap());
+        }
+    }
+    assert!(files.iter().any(|f| f == "carfin.db"), "{files:?}");
+    assert!(files.iter().any(|f| f == "keys.db"), "{files:?}");
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    // The files are read right: a dealer's business address is stored plainly.
+    assert!(raw.contains("verkoop@debrug.example"));
+    assert!(
+        !raw.contains("@example.com"),
+        "the demo e-mail domain in {files:?}"
+    );
+
+    let people = demo_customers(dir.path());
+    assert_eq!(people.len(), 60);
+    let mut checked = 0;
+    for p in &people {
+        let name = [
+            p.given_names.as_deref(),
+            p.name_prefix.as_deref(),
+            p.surname.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+        let mut values = vec![
+            p.email.clone().unwrap(),
+            p.phone.clone().unwrap(),
+            p.iban.clone().unwrap(),
+        ];
+        if !name.is_empty() {
+            values.push(name);
+        }
+        values.extend(p.company_name.clone());
+        // Surnames alone where they are long enough not to occur by chance.
+        values.extend(p.surname.clone().filter(|s| s.len() >= 6));
+        for value in values {
+            assert!(
+                !raw.contains(&value),
+                "a personal value of customer is in plaintext in {files:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 60 * 4);
+}
+
+// PRV-03: `carfin keys rotate` re-wraps every subject key, says how many,
+// and tells the operator what to switch; a second run has nothing to do.
+#[test]
+fn keys_rotate_rewraps_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeded = carfin(dir.path(), &["seed", "--customers", "12"], &[]);
+    assert!(seeded.status.success(), "{}", text(&seeded.stderr));
+    let new_key = dir.path().join("new-master.key");
+    std::fs::write(
+        &new_key,
+        format!("{}\n", carfin_store::crypto::generate_key_hex()),
+    )
+    .unwrap();
+    let new_key = new_key.display().to_string();
+    let out = carfin(
+        dir.path(),
+        &["keys", "rotate", "--new-master-key-file", &new_key],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("re-wrapped 12 subject keys"), "{stdout}");
+    assert!(
+        stdout.contains("keys.master_key") && stdout.contains("keys.previous_master_keys"),
+        "{stdout}"
+    );
+    // The servers switched: the new key is current, the old one previous.
+    let old_key = std::fs::read_to_string(dir.path().join("demo-master.key")).unwrap();
+    let blind = dir
+        .path()
+        .join("demo-blind-index.key")
+        .display()
+        .to_string();
+    let switched = [
+        ("CARFIN_MASTER_KEY_FILE", new_key.as_str()),
+        ("CARFIN_PREVIOUS_MASTER_KEYS", old_key.trim()),
+        ("CARFIN_BLIND_INDEX_KEY_FILE", blind.as_str()),
+    ];
+    let again = carfin(
+        dir.path(),
+        &["keys", "rotate", "--new-master-key-file", &new_key],
+        &switched,
+    );
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    let stdout = text(&again.stdout);
+    assert!(stdout.contains("re-wrapped 0 subject keys"), "{stdout}");
+    assert!(stdout.contains("finished"), "{stdout}");
+    // With only the new key, the data still serves: more customers can be
+    // seeded and the database migrated.
+    let only_new = &switched[..1];
+    let env = [only_new[0], switched[2]];
+    let migrate = carfin(dir.path(), &["migrate"], &env);
+    assert!(migrate.status.success(), "{}", text(&migrate.stderr));
+    // A wrong key file is refused with its name.
+    let bad = dir.path().join("bad.key");
+    std::fs::write(&bad, "nope").unwrap();
+    let refused = carfin(
+        dir.path(),
+        &[
+            "keys",
+            "rotate",
+            "--new-master-key-file",
+            &bad.display().to_string(),
+        ],
+        &[],
+    );
+    assert!(!refused.status.success());
+    assert!(text(&refused.stderr).contains("bad.key"));
+}

@@ -145,6 +145,71 @@ impl KeyStore {
         Ok(done == 1)
     }
 
+    /// Re-wraps up to `limit` live subject keys that are not yet wrapped by
+    /// `new` (master-key rotation, PRV-03). Each key is unwrapped with
+    /// whichever of this store's master keys wrapped it and wrapped again
+    /// under `new`; `rotated_at` is set. One short write transaction per
+    /// batch, so a running server keeps reading and writing between batches;
+    /// keys already under `new` are skipped, so a rotation that stopped half
+    /// way resumes where it was. Returns how many keys were re-wrapped; `0`
+    /// means the rotation is complete.
+    pub async fn rotate_batch(&self, new: &MasterKey, limit: usize, now: i64) -> Result<usize> {
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let mut tx = self.db.begin_write().await?;
+        let rows = sqlx::query(
+            "SELECT subject_id, wrapped_key, master_key_id FROM subject_keys \
+             WHERE shredded_at IS NULL AND master_key_id <> $1 \
+             ORDER BY subject_id LIMIT $2",
+        )
+        .bind(new.id())
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut done = 0;
+        for row in &rows {
+            let subject_id: i64 = row.try_get(0)?;
+            let wrapped: Option<Vec<u8>> = row.try_get(1)?;
+            let old_id: Option<String> = row.try_get(2)?;
+            let (Some(wrapped), Some(old_id)) = (wrapped, old_id) else {
+                return Err(StoreError::Corrupt("subject_keys"));
+            };
+            let key = self.master(&old_id)?.unwrap_key(subject_id, &wrapped)?;
+            // The guard on the old master and on `shredded_at` makes a key
+            // shredded (or re-wrapped) meanwhile stay as it is.
+            done += sqlx::query(
+                "UPDATE subject_keys SET wrapped_key = $2, master_key_id = $3, rotated_at = $4 \
+                 WHERE subject_id = $1 AND master_key_id = $5 AND shredded_at IS NULL",
+            )
+            .bind(subject_id)
+            .bind(new.wrap(subject_id, &key)?)
+            .bind(new.id())
+            .bind(now)
+            .bind(old_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(usize::try_from(done).unwrap_or(usize::MAX))
+    }
+
+    /// How many live subject keys are wrapped by a master key other than
+    /// `master` (what a rotation to `master` still has to do).
+    pub async fn count_not_wrapped_by(&self, master: &MasterKey) -> Result<i64> {
+        Ok(sqlx::query(
+            "SELECT COUNT(*) FROM subject_keys WHERE shredded_at IS NULL AND master_key_id <> $1",
+        )
+        .bind(master.id())
+        .fetch_one(self.db.reader())
+        .await?
+        .try_get(0)?)
+    }
+
+    /// The fingerprints of the master keys this store accepts, current first.
+    pub fn master_ids(&self) -> Vec<String> {
+        self.masters.iter().map(|m| m.id().to_string()).collect()
+    }
+
     /// Readiness of the key store.
     pub async fn ping(&self) -> Result<()> {
         self.db.ping().await

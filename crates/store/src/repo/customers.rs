@@ -304,6 +304,65 @@ pub async fn ids_by_email(db: &Db, bidx: &BlindIndexKey, email: &str) -> Result<
     rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
 }
 
+/// Ids of the customers whose phone number (E.164) is `phone`.
+pub async fn ids_by_phone(db: &Db, bidx: &BlindIndexKey, phone: &str) -> Result<Vec<i64>> {
+    let rows = sqlx::query("SELECT id FROM customers WHERE phone_bidx = $1")
+        .bind(bidx.index(PHONE_INDEX, phone))
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
+/// What [`clear_blind_indexes`] changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ClearedIndexes {
+    /// Customer rows whose e-mail and phone indexes were set to NULL.
+    pub customers: u64,
+    /// Vehicle rows whose plate index was overwritten.
+    pub vehicles: u64,
+}
+
+/// Clears a data subject's blind indexes in one transaction (erasure):
+/// `customers.email_bidx` and `phone_bidx` become NULL; each of the
+/// subject's `vehicles.plate_bidx` (a NOT NULL column) is overwritten with
+/// random bytes of an index's length, which match no plate (a collision with
+/// a real index has probability 2^-128). Idempotent.
+pub async fn clear_blind_indexes(db: &Db, subject_id: i64, now: i64) -> Result<ClearedIndexes> {
+    use rand::RngCore;
+    let mut tx = db.begin_write().await?;
+    let customers = sqlx::query(
+        "UPDATE customers SET email_bidx = NULL, phone_bidx = NULL, updated_at = $2 WHERE id = $1",
+    )
+    .bind(subject_id)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let vehicle_ids: Vec<i64> = sqlx::query("SELECT id FROM vehicles WHERE subject_id = $1")
+        .bind(subject_id)
+        .fetch_all(&mut *tx)
+        .await?
+        .iter()
+        .map(|r| r.try_get(0))
+        .collect::<std::result::Result<_, _>>()?;
+    let mut vehicles = 0;
+    for id in vehicle_ids {
+        let mut random = vec![0u8; crate::crypto::BLIND_INDEX_LEN];
+        rand::rngs::OsRng.fill_bytes(&mut random);
+        vehicles += sqlx::query("UPDATE vehicles SET plate_bidx = $2 WHERE id = $1")
+            .bind(id)
+            .bind(random)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    }
+    tx.commit().await?;
+    Ok(ClearedIndexes {
+        customers,
+        vehicles,
+    })
+}
+
 /// Number of customers.
 pub async fn count(db: &Db) -> Result<i64> {
     Ok(sqlx::query("SELECT COUNT(*) FROM customers")

@@ -5,6 +5,8 @@
 use super::{Insert, SqlValue};
 use crate::crypto::{BlindIndexKey, FieldRef, SubjectKey};
 use crate::error::Result;
+use crate::keystore::{KeyState, KeyStore};
+use crate::repo::customers::Personal;
 use sqlx::AnyConnection;
 
 /// Blind-index domain of licence plates (canonical, without dashes).
@@ -421,4 +423,57 @@ pub async fn count_contracts(db: &crate::Db) -> Result<i64> {
         .fetch_one(db.reader())
         .await?
         .try_get(0)?)
+}
+
+/// Ids of the vehicles whose canonical plate (no dashes) is `plate`.
+pub async fn vehicle_ids_by_plate(
+    db: &crate::Db,
+    bidx: &BlindIndexKey,
+    plate: &str,
+) -> Result<Vec<i64>> {
+    use sqlx::Row;
+    let rows = sqlx::query("SELECT id FROM vehicles WHERE plate_bidx = $1")
+        .bind(bidx.index(PLATE_INDEX, plate))
+        .fetch_all(db.reader())
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}
+
+/// The vehicles held by a subject, as `(vehicle id, plate)`, the plate
+/// opened with the subject's key or [`Personal::Erased`] once it is shredded.
+pub async fn plates_of(
+    db: &crate::Db,
+    keys: &KeyStore,
+    subject_id: i64,
+) -> Result<Vec<(i64, Personal<String>)>> {
+    use sqlx::Row;
+    let rows =
+        sqlx::query("SELECT id, licence_plate FROM vehicles WHERE subject_id = $1 ORDER BY id")
+            .bind(subject_id)
+            .fetch_all(db.reader())
+            .await?;
+    let key = keys.get(subject_id).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: i64 = row.try_get(0)?;
+        let sealed: Vec<u8> = row.try_get(1)?;
+        let plate = match &key {
+            KeyState::Live(key) => {
+                let field = FieldRef {
+                    table: "vehicles",
+                    column: "licence_plate",
+                    row: id,
+                };
+                Personal::Known(key.open(field, &sealed)?)
+            }
+            KeyState::Shredded(_) => Personal::Erased,
+            KeyState::Missing => {
+                return Err(crate::StoreError::Crypto(format!(
+                    "no key for subject {subject_id}"
+                )))
+            }
+        };
+        out.push((id, plate));
+    }
+    Ok(out)
 }

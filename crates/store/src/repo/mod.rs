@@ -1,5 +1,6 @@
 //! Repositories: typed reads and writes, one module per aggregate.
 
+pub mod audit;
 pub mod customers;
 pub mod entities;
 pub mod finance;
