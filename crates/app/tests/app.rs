@@ -188,10 +188,7 @@ async fn overdue_job_runs_under_a_lease() {
     let t = TestApp::spawn().await;
     let open_before = scalar(&t, "SELECT COUNT(*) FROM invoices WHERE status = 'open'").await;
     assert!(open_before > 0, "the demo has open invoices");
-    let job = carfin_jobs::JOBS
-        .iter()
-        .find(|j| j.name == "mark_overdue_invoices")
-        .unwrap();
+    let job = carfin_jobs::job("mark_overdue_invoices").unwrap();
     t.clock.advance(chrono::Duration::days(45));
     assert!(carfin_jobs::run_if_due(&t.app, job, "node-a")
         .await

@@ -29,6 +29,11 @@ pub const JOBS: &[Job] = &[Job {
     every_secs: 3600,
 }];
 
+/// The scheduled job of that name.
+pub fn job(name: &str) -> Option<&'static Job> {
+    JOBS.iter().find(|j| j.name == name)
+}
+
 /// Starts the scheduler; it stops when `stop` turns true.
 pub fn spawn(app: App, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
     let holder = format!("node-{:016x}", rand_u64());

@@ -647,10 +647,7 @@ async fn ops04_no_personal_data_in_logs_across_a_representative_flow() {
         .post_form("/language", &[("lang", "fr"), ("next", "/legal")])
         .await;
     assert_eq!(switched.status, 303);
-    let job = carfin_jobs::JOBS
-        .iter()
-        .find(|j| j.name == "mark_overdue_invoices")
-        .unwrap();
+    let job = carfin_jobs::job("mark_overdue_invoices").unwrap();
     t.clock.advance(chrono::Duration::days(40));
     assert!(carfin_jobs::run_if_due(&t.app, job, "node-test")
         .await
