@@ -56,6 +56,11 @@ pub struct Config {
     pub keys: KeysConfig,
     pub metrics: MetricsConfig,
     pub log: LogConfig,
+    pub email: EmailConfig,
+    pub sms: SmsConfig,
+    pub outbox: OutboxConfig,
+    pub dev: DevConfig,
+    pub auth: AuthConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -160,6 +165,39 @@ impl KeysConfig {
     }
 }
 
+/// Customer sign-in (ACC-02, ACC-05, ACC-06).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Minutes without a request after which a session ends.
+    pub session_idle_minutes: i64,
+    /// Hours after sign-in after which a session ends regardless.
+    pub session_absolute_hours: i64,
+    /// Password hashes computed at once (0: one per CPU core); further
+    /// sign-ins wait, so page views keep their threads.
+    pub hash_concurrency: usize,
+    /// Failed sign-ins on one account before it is locked temporarily.
+    pub lockout_failures: i64,
+    /// Minutes a locked account stays locked.
+    pub lockout_minutes: i64,
+    /// Failed sign-ins or registrations from one network address within an
+    /// hour before that address is locked temporarily.
+    pub address_failures: i64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            session_idle_minutes: 15,
+            session_absolute_hours: 12,
+            hash_concurrency: 0,
+            lockout_failures: 10,
+            lockout_minutes: 15,
+            address_failures: 50,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
@@ -184,6 +222,143 @@ impl Default for LogConfig {
             level: "info".into(),
         }
     }
+}
+
+/// Outgoing e-mail, delivered from the outbox (OPS-05).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    /// SMTP server as a lettre URL: `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465`; empty: e-mail is not
+    /// delivered and stays pending.
+    pub smtp_url: Secret,
+    /// The sender address.
+    pub from: String,
+    /// A PEM file with an extra root certificate (private mail relays).
+    pub smtp_ca_file: Option<PathBuf>,
+    /// Seconds one SMTP conversation may take.
+    pub timeout_secs: u64,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        EmailConfig {
+            smtp_url: Secret::default(),
+            from: "noreply@carfin.example".into(),
+            smtp_ca_file: None,
+            timeout_secs: 30,
+        }
+    }
+}
+
+impl EmailConfig {
+    /// Whether e-mail is delivered (an SMTP URL is configured).
+    pub fn enabled(&self) -> bool {
+        !self.smtp_url.is_empty()
+    }
+}
+
+/// What is wrong with an SMTP URL, if anything.
+fn smtp_url_problem(url: &str) -> Option<&'static str> {
+    let Some((scheme, rest)) = url.trim().split_once("://") else {
+        return Some("expected smtp://… or smtps://…");
+    };
+    if !["smtp", "smtps"].contains(&scheme) {
+        return Some("expected the scheme smtp or smtps");
+    }
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let authority = before_query.split('/').next().unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    // `[v6]:port`, `host:port` or a bare host.
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((h, after)) => (h, after.strip_prefix(':')),
+            None => return Some("unbalanced [ in the host"),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (host_port, None),
+        },
+    };
+    if port.is_some_and(|p| p.parse::<u16>().is_err()) {
+        return Some("the port is not a number");
+    }
+    if host.is_empty() {
+        return Some("the host is missing");
+    }
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        if let Some(tls) = pair.strip_prefix("tls=") {
+            if !["required", "opportunistic"].contains(&tls) {
+                return Some("tls= must be required or opportunistic");
+            }
+        }
+    }
+    None
+}
+
+/// Outgoing SMS through an HTTP gateway (OPS-05; the request format is in
+/// `docs/outbox.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsConfig {
+    /// The gateway's endpoint (`https://…`); empty: SMS is not delivered
+    /// and stays pending.
+    pub gateway_url: String,
+    /// Bearer token for the gateway.
+    pub api_token: Secret,
+    /// Sender shown on the phone: up to 11 letters and digits, or a number.
+    pub sender: String,
+    /// Seconds one gateway request may take.
+    pub timeout_secs: u64,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig {
+            gateway_url: String::new(),
+            api_token: Secret::default(),
+            sender: "Carfin".into(),
+            timeout_secs: 15,
+        }
+    }
+}
+
+impl SmsConfig {
+    /// Whether SMS is delivered (a gateway URL is configured).
+    pub fn enabled(&self) -> bool {
+        !self.gateway_url.trim().is_empty()
+    }
+}
+
+/// The outbox worker (OPS-05).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Attempts before a message is given up (`failed`).
+    pub max_attempts: u32,
+    /// Messages claimed per pass.
+    pub batch_size: u32,
+    /// Seconds between passes.
+    pub poll_secs: u64,
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig {
+            max_attempts: 10,
+            batch_size: 50,
+            poll_secs: 5,
+        }
+    }
+}
+
+/// Development aids; all off in production.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct DevConfig {
+    /// Serve `/dev/outbox`: every message in plaintext (`carfin demo` turns
+    /// it on). Never in production.
+    pub outbox: bool,
 }
 
 /// One configuration key: its dotted name, its environment variable, and
@@ -240,9 +415,27 @@ pub const KEYS: &[Key] = &[
     Key { name: "keys.previous_master_keys", env: "CARFIN_PREVIOUS_MASTER_KEYS", secret: true, set: |c, v| { c.keys.previous_master_keys = list(v).into_iter().map(Secret::new).collect(); Ok(()) } },
     Key { name: "keys.blind_index_key", env: "CARFIN_BLIND_INDEX_KEY", secret: true, set: |c, v| { c.keys.blind_index_key = Some(Secret::new(v)); Ok(()) } },
     Key { name: "keys.blind_index_key_file", env: "CARFIN_BLIND_INDEX_KEY_FILE", secret: false, set: |c, v| { c.keys.blind_index_key_file = Some(v.into()); Ok(()) } },
+    Key { name: "auth.session_idle_minutes", env: "CARFIN_AUTH_SESSION_IDLE_MINUTES", secret: false, set: |c, v| { c.auth.session_idle_minutes = parse_num(v)?; Ok(()) } },
+    Key { name: "auth.session_absolute_hours", env: "CARFIN_AUTH_SESSION_ABSOLUTE_HOURS", secret: false, set: |c, v| { c.auth.session_absolute_hours = parse_num(v)?; Ok(()) } },
+    Key { name: "auth.hash_concurrency", env: "CARFIN_AUTH_HASH_CONCURRENCY", secret: false, set: |c, v| { c.auth.hash_concurrency = parse_num(v)?; Ok(()) } },
+    Key { name: "auth.lockout_failures", env: "CARFIN_AUTH_LOCKOUT_FAILURES", secret: false, set: |c, v| { c.auth.lockout_failures = parse_num(v)?; Ok(()) } },
+    Key { name: "auth.lockout_minutes", env: "CARFIN_AUTH_LOCKOUT_MINUTES", secret: false, set: |c, v| { c.auth.lockout_minutes = parse_num(v)?; Ok(()) } },
+    Key { name: "auth.address_failures", env: "CARFIN_AUTH_ADDRESS_FAILURES", secret: false, set: |c, v| { c.auth.address_failures = parse_num(v)?; Ok(()) } },
     Key { name: "metrics.token", env: "CARFIN_METRICS_TOKEN", secret: true, set: |c, v| { c.metrics.token = Some(Secret::new(v)); Ok(()) } },
     Key { name: "log.format", env: "CARFIN_LOG_FORMAT", secret: false, set: |c, v| { c.log.format = v.into(); Ok(()) } },
     Key { name: "log.level", env: "CARFIN_LOG", secret: false, set: |c, v| { c.log.level = v.into(); Ok(()) } },
+    Key { name: "email.smtp_url", env: "CARFIN_EMAIL_SMTP_URL", secret: true, set: |c, v| { c.email.smtp_url = Secret::new(v); Ok(()) } },
+    Key { name: "email.from", env: "CARFIN_EMAIL_FROM", secret: false, set: |c, v| { c.email.from = v.trim().into(); Ok(()) } },
+    Key { name: "email.smtp_ca_file", env: "CARFIN_EMAIL_SMTP_CA_FILE", secret: false, set: |c, v| { c.email.smtp_ca_file = (!v.trim().is_empty()).then(|| v.trim().into()); Ok(()) } },
+    Key { name: "email.timeout_secs", env: "CARFIN_EMAIL_TIMEOUT_SECS", secret: false, set: |c, v| { c.email.timeout_secs = parse_num(v)?; Ok(()) } },
+    Key { name: "sms.gateway_url", env: "CARFIN_SMS_GATEWAY_URL", secret: false, set: |c, v| { c.sms.gateway_url = v.trim().into(); Ok(()) } },
+    Key { name: "sms.api_token", env: "CARFIN_SMS_API_TOKEN", secret: true, set: |c, v| { c.sms.api_token = Secret::new(v); Ok(()) } },
+    Key { name: "sms.sender", env: "CARFIN_SMS_SENDER", secret: false, set: |c, v| { c.sms.sender = v.trim().into(); Ok(()) } },
+    Key { name: "sms.timeout_secs", env: "CARFIN_SMS_TIMEOUT_SECS", secret: false, set: |c, v| { c.sms.timeout_secs = parse_num(v)?; Ok(()) } },
+    Key { name: "outbox.max_attempts", env: "CARFIN_OUTBOX_MAX_ATTEMPTS", secret: false, set: |c, v| { c.outbox.max_attempts = parse_num(v)?; Ok(()) } },
+    Key { name: "outbox.batch_size", env: "CARFIN_OUTBOX_BATCH_SIZE", secret: false, set: |c, v| { c.outbox.batch_size = parse_num(v)?; Ok(()) } },
+    Key { name: "outbox.poll_secs", env: "CARFIN_OUTBOX_POLL_SECS", secret: false, set: |c, v| { c.outbox.poll_secs = parse_num(v)?; Ok(()) } },
+    Key { name: "dev.outbox", env: "CARFIN_DEV_OUTBOX", secret: false, set: |c, v| { c.dev.outbox = parse_bool(v)?; Ok(()) } },
 ];
 
 /// A problem with one key.
@@ -446,8 +639,72 @@ impl Config {
                 problem("keys.blind_index_key", "must differ from keys.master_key");
             }
         }
+        if !(1..=1440).contains(&self.auth.session_idle_minutes) {
+            problem("auth.session_idle_minutes", "expected 1 to 1440");
+        }
+        if !(1..=168).contains(&self.auth.session_absolute_hours) {
+            problem("auth.session_absolute_hours", "expected 1 to 168");
+        }
+        if !(3..=100).contains(&self.auth.lockout_failures) {
+            problem("auth.lockout_failures", "expected 3 to 100");
+        }
+        if !(1..=1440).contains(&self.auth.lockout_minutes) {
+            problem("auth.lockout_minutes", "expected 1 to 1440");
+        }
+        if self.auth.address_failures < self.auth.lockout_failures {
+            problem(
+                "auth.address_failures",
+                "must be at least auth.lockout_failures",
+            );
+        }
         if !["json", "pretty"].contains(&self.log.format.as_str()) {
             problem("log.format", "expected json or pretty");
+        }
+        if self.email.enabled() {
+            if let Some(message) = smtp_url_problem(self.email.smtp_url.expose()) {
+                problem("email.smtp_url", message);
+            }
+        }
+        if carfin_domain::EmailAddress::parse(&self.email.from).is_err() {
+            problem("email.from", "expected an e-mail address");
+        }
+        if let Some(path) = &self.email.smtp_ca_file {
+            if !path.is_file() {
+                problem("email.smtp_ca_file", "no such file");
+            }
+        }
+        if !(1..=600).contains(&self.email.timeout_secs) {
+            problem("email.timeout_secs", "expected 1 to 600");
+        }
+        if self.sms.enabled()
+            && !(self.sms.gateway_url.starts_with("https://")
+                || self.sms.gateway_url.starts_with("http://"))
+        {
+            problem("sms.gateway_url", "expected an http:// or https:// URL");
+        }
+        let sender = self.sms.sender.as_str();
+        let alphanumeric =
+            (1..=11).contains(&sender.len()) && sender.bytes().all(|b| b.is_ascii_alphanumeric());
+        let number = sender.strip_prefix('+').is_some_and(|digits| {
+            (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+        });
+        if !(alphanumeric || number) {
+            problem(
+                "sms.sender",
+                "expected up to 11 letters and digits, or a number in E.164 form",
+            );
+        }
+        if !(1..=600).contains(&self.sms.timeout_secs) {
+            problem("sms.timeout_secs", "expected 1 to 600");
+        }
+        if !(1..=100).contains(&self.outbox.max_attempts) {
+            problem("outbox.max_attempts", "expected 1 to 100");
+        }
+        if !(1..=10_000).contains(&self.outbox.batch_size) {
+            problem("outbox.batch_size", "expected 1 to 10000");
+        }
+        if !(1..=3600).contains(&self.outbox.poll_secs) {
+            problem("outbox.poll_secs", "expected 1 to 3600");
         }
         problems
     }

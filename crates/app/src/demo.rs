@@ -12,6 +12,13 @@ pub const DEMO_CUSTOMERS: usize = 60;
 /// The generator seed of the demo (the same demo every time).
 pub const DEMO_SEED: u64 = 20_261_121;
 
+/// The version of the demo entities' terms of use (ACC-11).
+pub const TERMS_VERSION: &str = "2026-01";
+/// The password of the demo customers' accounts (printed by `carfin demo`).
+pub const DEMO_PASSWORD: &str = "demo-Carfin-2026";
+/// How many demo customers get an account with activated contracts.
+pub const DEMO_ACCOUNTS: usize = 3;
+
 /// What [`install`] did.
 #[derive(Debug, Clone, Default)]
 pub struct DemoReport {
@@ -183,6 +190,16 @@ pub async fn install_reference_data(app: &App) -> Result<bool, AppError> {
     entities::insert_entities(&mut tx, &entities(now)).await?;
     entities::insert_brands(&mut tx, &brands(now)).await?;
     entities::insert_dealers(&mut tx, &dealers(now)).await?;
+    for entity in [1, 2] {
+        carfin_store::repo::identity::insert_terms(
+            &mut tx,
+            entity,
+            TERMS_VERSION,
+            "2026-01-01",
+            now,
+        )
+        .await?;
+    }
     tx.commit().await.map_err(carfin_store::StoreError::from)?;
     Ok(true)
 }
@@ -229,9 +246,147 @@ pub async fn install(app: &App) -> Result<DemoReport, AppError> {
     let mut batch = generator.batch(DEMO_CUSTOMERS)?;
     // One audit record for the whole install (PRV-15).
     crate::seed::write_batch_audited(app, &mut batch, "demo.install", "demo_data").await?;
+    create_demo_accounts(app).await?;
     Ok(DemoReport {
         loaded: true,
         customers: batch.customer_count,
         contracts: batch.contract_count,
     })
+}
+
+/// Persons with an active contract and a mobile number, in id order: the
+/// first [`DEMO_ACCOUNTS`] get accounts, the next one is left to register.
+async fn demo_candidates(app: &App) -> Result<Vec<(i64, i64, String)>, AppError> {
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT cu.id, cu.entity_id, c.contract_number FROM customers cu \
+         JOIN contract_parties p ON p.customer_id = cu.id \
+         JOIN contracts c ON c.id = p.contract_id \
+         WHERE cu.kind = 'person' AND c.status = 'active' ORDER BY cu.id, c.id",
+    )
+    .fetch_all(app.db().reader())
+    .await
+    .map_err(carfin_store::StoreError::from)?;
+    let mut out: Vec<(i64, i64, String)> = Vec::new();
+    for row in rows {
+        let id: i64 = row.try_get(0).map_err(carfin_store::StoreError::from)?;
+        if out.iter().any(|(c, _, _)| *c == id) {
+            continue;
+        }
+        let phone_ok = crate::identity::activation::mobile_on_file(app, id)
+            .await?
+            .is_some();
+        if phone_ok {
+            out.push((
+                id,
+                row.try_get(1).map_err(carfin_store::StoreError::from)?,
+                row.try_get(2).map_err(carfin_store::StoreError::from)?,
+            ));
+        }
+        if out.len() > DEMO_ACCOUNTS {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Gives the first demo customers a verified account (their e-mail on file,
+/// [`DEMO_PASSWORD`]) with every contract activated, as if they had
+/// registered and activated through the portal.
+async fn create_demo_accounts(app: &App) -> Result<(), AppError> {
+    use carfin_store::repo::customers::{self, Personal};
+    use carfin_store::repo::identity as repo;
+    let hash = app
+        .hasher()
+        .hash(DEMO_PASSWORD)
+        .await
+        .map_err(|_| AppError::Config("password hashing failed".into()))?;
+    let now = app.clock().now().timestamp();
+    for (customer_id, entity_id, _) in demo_candidates(app).await?.into_iter().take(DEMO_ACCOUNTS) {
+        let Some(record) = customers::get(app.db(), app.keys(), customer_id).await? else {
+            continue;
+        };
+        let Personal::Known(personal) = record.personal else {
+            continue;
+        };
+        let Some(email) = personal.email else {
+            continue;
+        };
+        let key = crate::identity::subject_key(app, customer_id).await?;
+        let account_id = app.ids().next();
+        let mut tx = app.db().begin_write().await?;
+        repo::insert_account(
+            &mut tx,
+            &repo::NewAccount {
+                id: account_id,
+                customer_id,
+                entity_id,
+                email: crate::identity::seal(&key, "accounts", "email", account_id, &email)?,
+                email_bidx: app.blind_index().index(repo::ACCOUNT_EMAIL_INDEX, &email),
+                password_hash: hash.clone(),
+                language: record.language.clone(),
+                terms_version: TERMS_VERSION.into(),
+                now,
+            },
+        )
+        .await?;
+        repo::update_account(
+            &mut tx,
+            account_id,
+            "status = 'active', email_verified_at = $2",
+            vec![carfin_store::repo::SqlValue::Int(now)],
+            now,
+        )
+        .await?;
+        repo::record_acceptance(
+            &mut tx,
+            app.ids().next(),
+            customer_id,
+            entity_id,
+            TERMS_VERSION,
+            "registration",
+            now,
+        )
+        .await?;
+        for contract in repo::portal_contracts(app.db(), customer_id, account_id).await? {
+            repo::activate_contract(&mut tx, account_id, contract.id, now).await?;
+        }
+        tx.commit().await.map_err(carfin_store::StoreError::from)?;
+    }
+    Ok(())
+}
+
+/// The lines `carfin demo` prints: `demo customer: EMAIL PASSWORD` for each
+/// demo account and `demo registration: CONTRACT DATE-OF-BIRTH POSTCODE`
+/// for a customer who has not registered yet.
+pub async fn login_lines(app: &App) -> Result<Vec<String>, AppError> {
+    use carfin_store::repo::customers::{self, Personal};
+    use carfin_store::repo::identity as repo;
+    let mut lines = Vec::new();
+    for (customer_id, _, contract_number) in demo_candidates(app).await? {
+        let Some(record) = customers::get(app.db(), app.keys(), customer_id).await? else {
+            continue;
+        };
+        let Personal::Known(personal) = record.personal else {
+            continue;
+        };
+        let mut conn = app
+            .db()
+            .reader()
+            .acquire()
+            .await
+            .map_err(carfin_store::StoreError::from)?;
+        if let Some(account) = repo::account_of_customer(&mut conn, customer_id).await? {
+            let key = crate::identity::subject_key(app, customer_id).await?;
+            let email = crate::identity::account_email(&key, &account)?;
+            lines.push(format!("demo customer: {email} {DEMO_PASSWORD}"));
+        } else if let Some(birth) = personal.date_of_birth {
+            lines.push(format!(
+                "demo registration: {contract_number} {birth} {}",
+                personal.postcode
+            ));
+            break;
+        }
+    }
+    Ok(lines)
 }

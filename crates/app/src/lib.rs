@@ -11,7 +11,11 @@ pub mod directory;
 pub mod disclosure;
 pub mod erasure;
 pub mod error;
+pub mod i18n;
+pub mod identity;
 pub mod invoices;
+pub mod messages;
+pub mod outbox;
 pub mod privacy;
 pub mod seed;
 
@@ -38,6 +42,7 @@ struct Inner {
     blind_index: BlindIndexKey,
     clock: Arc<dyn Clock>,
     ids: IdGen,
+    hasher: identity::password::Hasher,
 }
 
 impl std::fmt::Debug for App {
@@ -77,12 +82,14 @@ impl App {
             }
         }
         let keys = KeyStore::open(&config.keystore_url(), masters).await?;
+        let hasher = identity::password::Hasher::new(config.auth.hash_concurrency);
         Ok(App {
             inner: Arc::new(Inner {
                 config,
                 db,
                 keys,
                 blind_index,
+                hasher,
                 clock,
                 ids: IdGen::new(),
             }),
@@ -112,6 +119,11 @@ impl App {
     /// The blind-index key.
     pub fn blind_index(&self) -> &BlindIndexKey {
         &self.inner.blind_index
+    }
+
+    /// The password hasher (Argon2id on blocking threads, bounded).
+    pub fn hasher(&self) -> &identity::password::Hasher {
+        &self.inner.hasher
     }
 
     /// The id generator.

@@ -14,8 +14,8 @@ use carfin_domain::{BePlate, Country, Iban, KboNumber, Money, NlPlate, PaymentRe
 use carfin_store::crypto::{BlindIndexKey, SubjectKey};
 use carfin_store::repo::customers::{CustomerInsert, CustomerPersonal, NewCustomer};
 use carfin_store::repo::finance::{
-    ContractTerms, FinanceInsert, NewContract, NewInvoice, NewLedgerEntry, NewOdometerReading,
-    NewVehicle,
+    registration_index, ContractTerms, FinanceInsert, NewContract, NewInvoice, NewLedgerEntry,
+    NewOdometerReading, NewParty, NewVehicle,
 };
 use chrono::{Datelike, Months, NaiveDate};
 use rand::rngs::StdRng;
@@ -352,8 +352,16 @@ impl Generator {
         };
         batch.customers.add(&customer, &key, &self.bidx)?;
         let contracts = if self.rng.gen_bool(0.12) { 2 } else { 1 };
+        // What the customer types to register (ACC-01).
+        let fact = customer
+            .personal
+            .date_of_birth
+            .clone()
+            .or_else(|| customer.personal.company_number.clone())
+            .unwrap_or_default();
+        let proof = (fact, customer.personal.postcode.clone());
         for _ in 0..contracts {
-            self.contract(batch, &entity, id, &key, company)?;
+            self.contract(batch, &entity, id, &key, company, &proof)?;
         }
         batch.keys.push((id, key));
         batch.customer_count += 1;
@@ -367,6 +375,7 @@ impl Generator {
         customer_id: i64,
         key: &SubjectKey,
         company: bool,
+        proof: &(String, String),
     ) -> Result<(), AppError> {
         self.contract_seq += 1;
         let seq = self.contract_seq;
@@ -549,7 +558,16 @@ impl Generator {
                 excess_km_price_cents: lease.then(|| self.rng.gen_range(6..15)),
                 change_reason: "origination".into(),
             },
-            parties: vec![(customer_id, "holder".into())],
+            parties: vec![NewParty {
+                customer_id,
+                role: "holder".into(),
+                registration_bidx: Some(registration_index(
+                    &self.bidx,
+                    &contract_number,
+                    &proof.0,
+                    &proof.1,
+                )),
+            }],
         });
         batch.contract_count += 1;
 

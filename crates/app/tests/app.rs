@@ -1002,3 +1002,6 @@ mod audit_and_disclosures {
         t.cleanup().await;
     }
 }
+
+#[path = "app/outbox.rs"]
+mod outbox;

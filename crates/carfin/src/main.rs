@@ -121,6 +121,7 @@ fn main() -> Result<()> {
 async fn run(cli: Cli) -> Result<()> {
     let demo = matches!(cli.command, Command::Demo { .. } | Command::Seed { .. });
     let seeding = matches!(cli.command, Command::Seed { .. });
+    let serving_demo = matches!(cli.command, Command::Demo { .. });
     let data_dir = cli.data_dir.clone().or_else(|| {
         (cli.database_url.is_none() && std::env::var_os("CARFIN_DATABASE_URL").is_none())
             .then(|| PathBuf::from("data"))
@@ -151,6 +152,10 @@ async fn run(cli: Cli) -> Result<()> {
         // A bulk load keeps its indexes in memory.
         if seeding {
             c.database.sqlite_cache_mib = c.database.sqlite_cache_mib.max(512);
+        }
+        // The demo shows its e-mail and SMS at /dev/outbox (OPS-05).
+        if serving_demo {
+            c.dev.outbox = true;
         }
         // Keys not configured: use the demo keys of the data directory, if any.
         if let Some(dir) = c.data_dir.clone() {
@@ -196,6 +201,13 @@ async fn run(cli: Cli) -> Result<()> {
             } else {
                 println!("demo data already present");
             }
+            for line in carfin_app::demo::login_lines(&app).await? {
+                println!("{line}");
+            }
+            println!(
+                "demo outbox (every e-mail and SMS): http://{}/dev/outbox",
+                app.config().server.listen
+            );
             println!("carfin demo: http://{}", app.config().server.listen);
             serve(app).await
         }
@@ -259,11 +271,14 @@ async fn serve(app: App) -> Result<()> {
         .with_context(|| format!("cannot listen on {}", app.config().server.listen))?;
     tracing::info!(address = %listener.local_addr()?, engine = app.db().engine().name(), "listening");
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+    // The outbox worker stops on the same signal as the jobs (OPS-05).
+    let outbox = carfin_app::outbox::spawn_worker(app.clone(), jobs_stopped.clone());
     let jobs = carfin_jobs::spawn(app.clone(), jobs_stopped);
     carfin_web::serve(app.clone(), listener, shutdown_signal()).await?;
     tracing::info!("http server stopped; stopping jobs");
     let _ = stop_jobs.send(true);
     let _ = jobs.await;
+    let _ = outbox.await;
     app.close().await;
     tracing::info!("shutdown complete");
     Ok(())

@@ -24,10 +24,22 @@ pub struct Job {
 }
 
 /// Every scheduled job.
-pub const JOBS: &[Job] = &[Job {
-    name: "mark_overdue_invoices",
-    every_secs: 3600,
-}];
+pub const JOBS: &[Job] = &[
+    Job {
+        name: "mark_overdue_invoices",
+        every_secs: 3600,
+    },
+    // ACC-09: accounts close 18 months after the last contract ended.
+    Job {
+        name: "close_expired_accounts",
+        every_secs: 24 * 3600,
+    },
+    // ACC-06: expired sessions and old throttle rows are deleted.
+    Job {
+        name: "prune_sessions",
+        every_secs: 3600,
+    },
+];
 
 /// The scheduled job of that name.
 pub fn job(name: &str) -> Option<&'static Job> {
@@ -83,6 +95,12 @@ pub async fn run_if_due(app: &App, job: &Job, holder: &str) -> Result<bool, carf
         "mark_overdue_invoices" => carfin_app::invoices::mark_overdue(app)
             .await
             .map(|n| format!("{n} invoices overdue")),
+        "close_expired_accounts" => carfin_app::identity::account::close_expired(app)
+            .await
+            .map(|r| format!("{} notified, {} closed", r.notified, r.closed)),
+        "prune_sessions" => carfin_app::identity::session::prune(app)
+            .await
+            .map(|n| format!("{n} sessions ended")),
         _ => Ok("unknown job".to_string()),
     };
     let text = match &outcome {

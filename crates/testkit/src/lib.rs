@@ -13,7 +13,9 @@
 mod app;
 mod client;
 mod logs;
+pub mod smtp;
 
 pub use app::{Demo, TestApp, TestAppBuilder, POSTGRES_ENV};
 pub use client::{form_token, Client, TestResponse};
 pub use logs::LogCapture;
+pub use smtp::SmtpServer;

@@ -96,6 +96,9 @@ pub struct PageContext {
     pub(crate) csrf_cookie_present: bool,
     /// The request's path (no query), for the switcher's `next` field.
     pub path: String,
+    /// Whether the browser sent a session cookie (for the menu only; pages
+    /// that need a customer check the session itself).
+    pub signed_in: bool,
 }
 
 impl PageContext {

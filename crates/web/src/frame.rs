@@ -84,6 +84,11 @@ pub(crate) async fn frame(
         csrf_token,
         csrf_cookie_present,
         path: request.uri().path().to_string(),
+        signed_in: cookies::get(
+            request.headers(),
+            crate::session::cookie_name(state.secure_cookies()),
+        )
+        .is_some(),
     };
     request.extensions_mut().insert(context.clone());
 

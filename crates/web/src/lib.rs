@@ -12,17 +12,22 @@
 //! 5. the handler, which extracts, calls the application and renders.
 
 pub mod assets;
+pub mod auth;
 pub mod client_addr;
 pub mod context;
 pub mod cookies;
 pub mod csrf;
+pub mod dev;
 pub mod error;
+pub mod form;
 pub mod frame;
 pub mod i18n;
 pub mod language;
 pub mod metrics;
 pub mod ops;
 pub mod pages;
+pub mod portal;
+pub mod session;
 pub mod state;
 
 pub use client_addr::ClientAddr;
@@ -46,16 +51,78 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 /// The whole web application for `app`.
 pub fn router(app: App) -> Router {
     let timeout = Duration::from_secs(app.config().server.request_timeout_secs.max(1));
+    let dev_outbox = app.config().dev.outbox;
     let state = AppState::new(app);
-    Router::new()
+    let mut routes = Router::new()
         .route("/", get(pages::index))
         .route("/brands/{slug}", get(pages::brand))
         .route("/legal", get(pages::legal))
         .route("/language", post(language::switch))
+        .route("/terms", get(auth::terms))
+        .route("/register", get(auth::register_form).post(auth::register))
+        .route(
+            "/register/verify/{token}",
+            get(auth::verify_form).post(auth::verify),
+        )
+        .route("/login", get(auth::login_form).post(auth::login))
+        .route(
+            "/login/verify",
+            get(auth::second_factor_form).post(auth::second_factor),
+        )
+        .route("/login/verify/resend", post(auth::resend_login_code))
+        .route(
+            "/login/terms",
+            get(auth::terms_form).post(auth::accept_terms),
+        )
+        .route("/logout", post(auth::logout))
+        .route(
+            "/password/forgot",
+            get(auth::forgot_form).post(auth::forgot),
+        )
+        .route(
+            "/password/reset/{token}",
+            get(auth::reset_form).post(auth::reset),
+        )
+        .route(
+            "/email/confirm/{token}",
+            get(auth::email_confirm_form).post(auth::email_confirm),
+        )
+        .route("/report/{token}", get(auth::report_form).post(auth::report))
+        .route("/my", get(portal::index))
+        .route("/my/contracts/{id}", get(portal::contract))
+        .route(
+            "/my/contracts/{id}/activate",
+            get(portal::activate_form).post(portal::activate),
+        )
+        .route(
+            "/my/contracts/{id}/activate/send",
+            post(portal::send_activation_code),
+        )
+        .route("/my/security", get(portal::security))
+        .route("/my/security/password", post(portal::change_password))
+        .route("/my/security/email", post(portal::change_email))
+        .route("/my/security/sessions/{id}/end", post(portal::end_session))
+        .route(
+            "/my/security/sessions/end-others",
+            post(portal::end_other_sessions),
+        )
+        .route(
+            "/my/security/two-factor/totp",
+            get(portal::totp_form).post(portal::totp_confirm),
+        )
+        .route("/my/security/two-factor/sms", post(portal::sms_enable))
+        .route("/my/security/two-factor/off", post(portal::two_factor_off))
+        .route("/my/security/report", post(portal::report))
+        .route("/my/account/close", post(portal::close_account))
         .route("/static/carfin.css", get(assets::stylesheet))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
+        .route("/metrics", get(ops::metrics));
+    if dev_outbox {
+        // `carfin demo` only: every e-mail and SMS, readable in the browser.
+        routes = routes.merge(dev::routes());
+    }
+    routes
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

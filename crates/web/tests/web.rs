@@ -684,3 +684,9 @@ async fn ops04_no_personal_data_in_logs_across_a_representative_flow() {
         assert!(!text.contains(&value), "personal value found in the logs");
     }
 }
+
+#[path = "web/dev_outbox.rs"]
+mod dev_outbox;
+
+#[path = "web/identity.rs"]
+mod identity;

@@ -56,8 +56,54 @@ pub struct NewContract {
     pub closed_on: Option<String>,
     pub created_at: i64,
     pub terms: ContractTerms,
-    /// `(customer id, role)`.
-    pub parties: Vec<(i64, String)>,
+    pub parties: Vec<NewParty>,
+}
+
+/// A party to a contract.
+#[derive(Debug, Clone)]
+pub struct NewParty {
+    pub customer_id: i64,
+    /// `holder`, `co_holder` or `guarantor`.
+    pub role: String,
+    /// The party's registration proof ([`registration_index`]), if known.
+    pub registration_bidx: Option<Vec<u8>>,
+}
+
+/// Blind-index domain of registration proofs.
+pub const REGISTRATION_INDEX: &str = "contract_parties.registration";
+
+/// The registration proof of a contract party (ACC-01): a keyed hash over
+/// the contract number, the person's date of birth (ISO) or the company's
+/// number, and the postcode, each normalized the way a person types them
+/// (case, spaces, dots and dashes do not matter).
+pub fn registration_index(
+    bidx: &BlindIndexKey,
+    contract_number: &str,
+    birth_date_or_company_number: &str,
+    postcode: &str,
+) -> Vec<u8> {
+    let compact = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .map(|c| c.to_ascii_uppercase())
+            .collect()
+    };
+    let fact = birth_date_or_company_number.trim();
+    // Dates keep their dashes (ISO); numbers lose separators.
+    let fact = if fact.len() == 10 && fact.as_bytes().get(4) == Some(&b'-') {
+        fact.to_string()
+    } else {
+        compact(fact)
+    };
+    bidx.index(
+        REGISTRATION_INDEX,
+        &format!(
+            "{}\u{1f}{}\u{1f}{}",
+            compact(contract_number),
+            fact,
+            compact(postcode)
+        ),
+    )
 }
 
 /// The agreed terms of one contract version (CON-01).
@@ -192,7 +238,10 @@ impl Default for FinanceInsert {
                     "created_at",
                 ],
             ),
-            parties: Insert::new("contract_parties", &["contract_id", "customer_id", "role"]),
+            parties: Insert::new(
+                "contract_parties",
+                &["contract_id", "customer_id", "role", "registration_bidx"],
+            ),
             invoices: Insert::new(
                 "invoices",
                 &[
@@ -299,11 +348,12 @@ impl FinanceInsert {
             c.created_at.into(),
         ]);
         self.version(c.id, &c.terms, c.created_at);
-        for (customer_id, role) in &c.parties {
+        for party in &c.parties {
             self.parties.row(vec![
                 c.id.into(),
-                (*customer_id).into(),
-                role.as_str().into(),
+                party.customer_id.into(),
+                party.role.as_str().into(),
+                party.registration_bidx.clone().into(),
             ]);
         }
     }
@@ -476,4 +526,75 @@ pub async fn plates_of(
         out.push((id, plate));
     }
     Ok(out)
+}
+
+/// A contract's current terms with its vehicle, as the portal shows an
+/// activated contract (the plate still sealed under `subject_id`'s key).
+#[derive(Debug, Clone)]
+pub struct ContractOverview {
+    pub id: i64,
+    pub contract_number: String,
+    pub contract_type: String,
+    pub status: String,
+    pub brand_id: i64,
+    pub ended_on: Option<String>,
+    pub terms: ContractTerms,
+    pub vehicle_id: i64,
+    pub subject_id: i64,
+    pub make: String,
+    pub model: String,
+    pub fuel: String,
+    pub licence_plate: Vec<u8>,
+}
+
+/// The overview of one contract.
+pub async fn contract_overview(
+    db: &crate::Db,
+    contract_id: i64,
+) -> Result<Option<ContractOverview>> {
+    use sqlx::Row;
+    let row = sqlx::query(
+        "SELECT c.id, c.contract_number, c.contract_type, c.status, c.brand_id, c.ended_on, \
+         v.version, v.valid_from, v.start_date, v.end_date, v.term_months, v.financed_amount_cents, \
+         v.down_payment_cents, v.balloon_cents, v.nominal_rate_bp, v.apr_bp, \
+         v.monthly_instalment_cents, v.km_per_year, v.excess_km_price_cents, v.change_reason, \
+         h.id, h.subject_id, h.make, h.model, h.fuel, h.licence_plate \
+         FROM contracts c \
+         JOIN contract_versions v ON v.contract_id = c.id AND v.version = c.current_version \
+         JOIN vehicles h ON h.id = c.vehicle_id WHERE c.id = $1",
+    )
+    .bind(contract_id)
+    .fetch_optional(db.reader())
+    .await?;
+    let Some(r) = row else { return Ok(None) };
+    Ok(Some(ContractOverview {
+        id: r.try_get(0)?,
+        contract_number: r.try_get(1)?,
+        contract_type: r.try_get(2)?,
+        status: r.try_get(3)?,
+        brand_id: r.try_get(4)?,
+        ended_on: r.try_get(5)?,
+        terms: ContractTerms {
+            version: r.try_get(6)?,
+            valid_from: r.try_get(7)?,
+            start_date: r.try_get(8)?,
+            end_date: r.try_get(9)?,
+            term_months: r.try_get(10)?,
+            financed_amount_cents: r.try_get(11)?,
+            down_payment_cents: r.try_get(12)?,
+            balloon_cents: r.try_get(13)?,
+            nominal_rate_bp: r.try_get(14)?,
+            apr_bp: r.try_get(15)?,
+            monthly_instalment_cents: r.try_get(16)?,
+            km_per_year: r.try_get(17)?,
+            excess_km_price_cents: r.try_get(18)?,
+            change_reason: r.try_get(19)?,
+        },
+        vehicle_id: r.try_get(20)?,
+        subject_id: r.try_get(21)?,
+        make: r.try_get(22)?,
+        model: r.try_get(23)?,
+        fuel: r.try_get(24)?,
+        licence_plate: r.try_get(25)?,
+    }))
 }

@@ -4,7 +4,9 @@ pub mod audit;
 pub mod customers;
 pub mod entities;
 pub mod finance;
+pub mod identity;
 pub mod jobs;
+pub mod outbox;
 
 use sqlx::any::AnyArguments;
 use sqlx::Arguments;
