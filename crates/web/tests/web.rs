@@ -647,6 +647,55 @@ async fn ops04_no_personal_data_in_logs_across_a_representative_flow() {
         .post_form("/language", &[("lang", "fr"), ("next", "/legal")])
         .await;
     assert_eq!(switched.status, 303);
+    // Sign-in, a wrong password, the security page, a registration and an
+    // SMS code (ACC-*): the identity paths log no personal values either.
+    let line = carfin_app::demo::login_lines(&t.app).await.unwrap();
+    let email = line[0].split(' ').nth(2).unwrap().to_string();
+    let registration: Vec<String> = line
+        .iter()
+        .find(|l| l.starts_with("demo registration:"))
+        .unwrap()
+        .split(' ')
+        .skip(2)
+        .map(String::from)
+        .collect();
+    c.get("/login").await;
+    let wrong = c
+        .post_form(
+            "/login",
+            &[("email", &email), ("password", "wrong password 123")],
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    let ok = c
+        .post_form(
+            "/login",
+            &[
+                ("email", &email),
+                ("password", carfin_app::demo::DEMO_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, 303);
+    assert_eq!(c.get("/my/security").await.status, 200);
+    let d = t.client();
+    d.get("/register").await;
+    let registered = d
+        .post_form(
+            "/register",
+            &[
+                ("holder", "person"),
+                ("contract_number", &registration[0]),
+                ("date_of_birth", &registration[1]),
+                ("postcode", &registration[2]),
+                ("email", "logged.never@example.test"),
+                ("password", "a long enough passphrase 2026"),
+                ("accept_terms", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(registered.status, 200);
+    carfin_app::outbox::deliver_due(&t.app).await.unwrap();
     let job = carfin_jobs::job("mark_overdue_invoices").unwrap();
     t.clock.advance(chrono::Duration::days(40));
     assert!(carfin_jobs::run_if_due(&t.app, job, "node-test")
@@ -680,6 +729,9 @@ async fn ops04_no_personal_data_in_logs_across_a_representative_flow() {
     t.cleanup().await;
     let text = logs.contents();
     assert!(text.lines().count() > 20, "the flow was logged: {text}");
+    values.push("logged.never@example.test".to_string());
+    values.push("a long enough passphrase 2026".to_string());
+    values.push(carfin_app::demo::DEMO_PASSWORD.to_string());
     for value in values {
         assert!(!text.contains(&value), "personal value found in the logs");
     }
