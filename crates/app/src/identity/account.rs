@@ -658,14 +658,13 @@ pub async fn request_reset(app: &App, email: &str, client: &ClientInfo) -> Resul
 /// Whether a reset link is still usable (for showing its form).
 pub async fn reset_link_valid(app: &App, token: &str) -> Result<bool, AppError> {
     let now = app.clock().now().timestamp();
-    let mut tx = app.db().begin_write().await?;
+    let mut conn = super::read_conn(app).await?;
     let row = repo::token(
-        &mut tx,
+        &mut conn,
         &secret_hash(app, "account_tokens", token),
         "reset_password",
     )
     .await?;
-    commit(tx).await?;
     Ok(row.is_some_and(|r| r.used_at.is_none() && r.expires_at > now))
 }
 
@@ -955,14 +954,13 @@ pub async fn report_unauthorised_access(
 /// Whether a report link is usable (for showing its page).
 pub async fn report_link_valid(app: &App, token: &str) -> Result<bool, AppError> {
     let now = app.clock().now().timestamp();
-    let mut tx = app.db().begin_write().await?;
+    let mut conn = super::read_conn(app).await?;
     let row = repo::token(
-        &mut tx,
+        &mut conn,
         &secret_hash(app, "account_tokens", token),
         "report_access",
     )
     .await?;
-    commit(tx).await?;
     Ok(row.is_some_and(|r| r.expires_at > now))
 }
 

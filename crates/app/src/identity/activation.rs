@@ -211,16 +211,15 @@ pub async fn view(
         .await?
         .map(|p| p.masked());
     let now = app.clock().now().timestamp();
-    let mut tx = app.db().begin_write().await?;
+    let mut conn = super::read_conn(app).await?;
     let recent = repo::codes_since(
-        &mut tx,
+        &mut conn,
         session.account_id,
         "activation",
         Some(contract_id),
         now - 3600,
     )
     .await?;
-    super::commit(tx).await?;
     let code_pending = recent
         .first()
         .is_some_and(|c| c.state == "open" && c.expires_at > now);

@@ -197,6 +197,18 @@ pub(crate) async fn security_notice(
     Ok(())
 }
 
+/// A connection of the read pool, for look-ups that need no write lock.
+pub(crate) async fn read_conn(
+    app: &App,
+) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, AppError> {
+    Ok(app
+        .db()
+        .reader()
+        .acquire()
+        .await
+        .map_err(StoreError::from)?)
+}
+
 /// Commits a transaction.
 pub(crate) async fn commit(tx: sqlx::Transaction<'static, sqlx::Any>) -> Result<(), AppError> {
     tx.commit().await.map_err(StoreError::from)?;
