@@ -348,6 +348,26 @@ async fn security_page(
     )
 }
 
+/// The security page again after a refused form (422), with the problems.
+async fn security_refused(
+    state: &AppState,
+    ctx: PageContext,
+    session: &carfin_app::identity::session::Session,
+    typed: FormState,
+    error: carfin_app::AppError,
+) -> Result<Response, WebError> {
+    let form = typed.refused(error)?;
+    security_page(
+        state,
+        ctx,
+        session,
+        form,
+        None,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await
+}
+
 /// Query of the security page: which change just succeeded.
 #[derive(Debug, Deserialize)]
 pub struct SecurityQuery {
@@ -409,18 +429,7 @@ pub async fn change_password(
             "/my/security?done=password",
             set_cookie(&state, &token),
         )),
-        Err(error) => {
-            let form = FormState::new().refused(error)?;
-            security_page(
-                &state,
-                ctx,
-                &session,
-                form,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        Err(error) => security_refused(&state, ctx, &session, FormState::new(), error).await,
     }
 }
 
@@ -456,14 +465,12 @@ pub async fn change_email(
             .await
         }
         Err(error) => {
-            let form = FormState::with_values(&[("email", &f.email)]).refused(error)?;
-            security_page(
+            security_refused(
                 &state,
                 ctx,
                 &session,
-                form,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
+                FormState::with_values(&[("email", &f.email)]),
+                error,
             )
             .await
         }
@@ -575,18 +582,7 @@ pub async fn sms_enable(
             setup: None,
             recovery_codes: codes,
         }),
-        Err(error) => {
-            let form = FormState::new().refused(error)?;
-            security_page(
-                &state,
-                ctx,
-                &session,
-                form,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        Err(error) => security_refused(&state, ctx, &session, FormState::new(), error).await,
     }
 }
 
@@ -600,18 +596,7 @@ pub async fn two_factor_off(
 ) -> Result<Response, WebError> {
     match two_factor::disable(state.app(), &session, &f.password, &client).await {
         Ok(()) => Ok(Redirect::to("/my/security?done=two_factor_off").into_response()),
-        Err(error) => {
-            let form = FormState::new().refused(error)?;
-            security_page(
-                &state,
-                ctx,
-                &session,
-                form,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        Err(error) => security_refused(&state, ctx, &session, FormState::new(), error).await,
     }
 }
 
@@ -664,17 +649,6 @@ pub async fn close_account(
             }
             Ok(response)
         }
-        Err(error) => {
-            let form = FormState::new().refused(error)?;
-            security_page(
-                &state,
-                ctx,
-                &session,
-                form,
-                None,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
+        Err(error) => security_refused(&state, ctx, &session, FormState::new(), error).await,
     }
 }

@@ -12,7 +12,7 @@ use super::session::{self, Session, SessionState};
 use super::throttle::{self, Gate};
 use super::{
     account_email, account_language, audit, commit, customer_audit, invalid, open, public_link,
-    seal, secret_hash, secrets, security_notice, subject_key, ClientInfo,
+    record_customer, seal, secret_hash, secrets, security_notice, subject_key, ClientInfo,
 };
 use crate::messages::{Mail, Sender};
 use crate::{App, AppError};
@@ -246,16 +246,14 @@ pub async fn register(app: &App, form: &Registration, client: &ClientInfo) -> Re
     };
     let message = crate::messages::email(&sender, lang, found.customer_id, &email, &mail)?;
     crate::outbox::enqueue(&mut tx, app, &message).await?;
-    audit(
+    record_customer(
         &mut tx,
         app,
-        customer_audit(
-            client,
-            found.customer_id,
-            "account.registered",
-            "provide_portal",
-            &["accounts.email", "terms_acceptances.version"],
-        ),
+        client,
+        found.customer_id,
+        "account.registered",
+        "provide_portal",
+        &["accounts.email", "terms_acceptances.version"],
     )
     .await?;
     commit(tx).await
@@ -287,16 +285,14 @@ pub async fn verify_email(app: &App, token: &str, client: &ClientInfo) -> Result
         now,
     )
     .await?;
-    audit(
+    record_customer(
         &mut tx,
         app,
-        customer_audit(
-            client,
-            account.customer_id,
-            "account.email_verified",
-            "provide_portal",
-            &["accounts.email"],
-        ),
+        client,
+        account.customer_id,
+        "account.email_verified",
+        "provide_portal",
+        &["accounts.email"],
     )
     .await?;
     commit(tx).await?;
@@ -376,16 +372,14 @@ pub async fn login(
                     vec![("minutes", minutes)],
                 )
                 .await?;
-                audit(
+                record_customer(
                     &mut tx,
                     app,
-                    customer_audit(
-                        client,
-                        account.customer_id,
-                        "account.locked",
-                        "protect_systems",
-                        &[],
-                    ),
+                    client,
+                    account.customer_id,
+                    "account.locked",
+                    "protect_systems",
+                    &[],
                 )
                 .await?;
             }
@@ -453,16 +447,14 @@ pub async fn login(
         now,
     )
     .await?;
-    audit(
+    record_customer(
         &mut tx,
         app,
-        customer_audit(
-            client,
-            account.customer_id,
-            "account.signed_in",
-            "protect_systems",
-            &[],
-        ),
+        client,
+        account.customer_id,
+        "account.signed_in",
+        "protect_systems",
+        &[],
     )
     .await?;
     commit(tx).await?;
@@ -504,16 +496,14 @@ pub async fn accept_terms(
     )
     .await?;
     let token = session::step_up(&mut tx, app, session.id, SessionState::Active).await?;
-    audit(
+    record_customer(
         &mut tx,
         app,
-        customer_audit(
-            client,
-            session.customer_id,
-            "account.terms_accepted",
-            "provide_portal",
-            &["terms_acceptances.version"],
-        ),
+        client,
+        session.customer_id,
+        "account.terms_accepted",
+        "provide_portal",
+        &["terms_acceptances.version"],
     )
     .await?;
     commit(tx).await?;
@@ -578,16 +568,14 @@ pub async fn change_password(
         vec![],
     )
     .await?;
-    audit(
+    record_customer(
         &mut tx,
         app,
-        customer_audit(
-            client,
-            session.customer_id,
-            "account.password_changed",
-            "protect_systems",
-            &["accounts.password_hash"],
-        ),
+        client,
+        session.customer_id,
+        "account.password_changed",
+        "protect_systems",
+        &["accounts.password_hash"],
     )
     .await?;
     commit(tx).await?;
@@ -639,16 +627,14 @@ pub async fn request_reset(app: &App, email: &str, client: &ClientInfo) -> Resul
             &mail,
         )?;
         crate::outbox::enqueue(&mut tx, app, &message).await?;
-        audit(
+        record_customer(
             &mut tx,
             app,
-            customer_audit(
-                client,
-                account.customer_id,
-                "account.reset_requested",
-                "protect_systems",
-                &[],
-            ),
+            client,
+            account.customer_id,
+            "account.reset_requested",
+            "protect_systems",
+            &[],
         )
         .await?;
     }
@@ -725,16 +711,14 @@ pub async fn reset_password(
         vec![],
     )
     .await?;
-    audit(
+    record_customer(
         &mut tx,
         app,
-        customer_audit(
-            client,
-            account.customer_id,
-            "account.password_reset",
-            "protect_systems",
-            &["accounts.password_hash"],
-        ),
+        client,
+        account.customer_id,
+        "account.password_reset",
+        "protect_systems",
+        &["accounts.password_hash"],
     )
     .await?;
     commit(tx).await
@@ -800,16 +784,14 @@ pub async fn request_email_change(
         &mail,
     )?;
     crate::outbox::enqueue(&mut tx, app, &message).await?;
-    audit(
+    record_customer(
         &mut tx,
         app,
-        customer_audit(
-            client,
-            session.customer_id,
-            "account.email_change_requested",
-            "provide_portal",
-            &[],
-        ),
+        client,
+        session.customer_id,
+        "account.email_change_requested",
+        "provide_portal",
+        &[],
     )
     .await?;
     commit(tx).await
@@ -864,16 +846,14 @@ pub async fn confirm_email_change(
         vec![],
     )
     .await?;
-    audit(
+    record_customer(
         &mut tx,
         app,
-        customer_audit(
-            client,
-            account.customer_id,
-            "account.email_changed",
-            "provide_portal",
-            &["accounts.email"],
-        ),
+        client,
+        account.customer_id,
+        "account.email_changed",
+        "provide_portal",
+        &["accounts.email"],
     )
     .await?;
     commit(tx).await?;
@@ -919,16 +899,14 @@ async fn freeze_account(
         &mail,
     )?;
     crate::outbox::enqueue(tx, app, &message).await?;
-    audit(
+    record_customer(
         tx,
         app,
-        customer_audit(
-            client,
-            account.customer_id,
-            "account.frozen",
-            "protect_systems",
-            &["accounts.status"],
-        ),
+        client,
+        account.customer_id,
+        "account.frozen",
+        "protect_systems",
+        &["accounts.status"],
     )
     .await?;
     Ok(now)

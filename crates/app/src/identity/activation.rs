@@ -5,7 +5,7 @@
 //! attempt audited.
 
 use super::session::{Session, SessionState};
-use super::{audit, customer_audit, secret_hash, secrets, ClientInfo};
+use super::{record_customer, secret_hash, secrets, ClientInfo};
 use crate::messages::Sender;
 use crate::{App, AppError};
 use carfin_domain::{Language, PhoneNumber};
@@ -261,16 +261,14 @@ pub async fn send_code(
     )
     .await?;
     if outcome == SendOutcome::Sent {
-        audit(
+        record_customer(
             &mut tx,
             app,
-            customer_audit(
-                client,
-                session.customer_id,
-                "contract.activation_code_sent",
-                "provide_portal",
-                &["customers.phone"],
-            ),
+            client,
+            session.customer_id,
+            "contract.activation_code_sent",
+            "provide_portal",
+            &["customers.phone"],
         )
         .await?;
     }
@@ -311,10 +309,14 @@ pub async fn activate(
         CheckOutcome::Locked => "contract.activation_locked",
         CheckOutcome::Expired => "contract.activation_expired",
     };
-    audit(
+    record_customer(
         &mut tx,
         app,
-        customer_audit(client, session.customer_id, action, "provide_portal", &[]),
+        client,
+        session.customer_id,
+        action,
+        "provide_portal",
+        &[],
     )
     .await?;
     super::commit(tx).await?;

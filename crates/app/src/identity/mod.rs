@@ -123,6 +123,25 @@ pub(crate) fn customer_audit(
     }
 }
 
+/// Writes the audit record of something a customer did to their own
+/// account, in the transaction.
+pub(crate) async fn record_customer(
+    tx: &mut AnyConnection,
+    app: &App,
+    client: &ClientInfo,
+    customer_id: i64,
+    action: &str,
+    purpose: &str,
+    fields: &[&str],
+) -> Result<(), AppError> {
+    audit(
+        tx,
+        app,
+        customer_audit(client, customer_id, action, purpose, fields),
+    )
+    .await
+}
+
 /// Writes an audit record in the transaction.
 pub(crate) async fn audit(
     tx: &mut AnyConnection,

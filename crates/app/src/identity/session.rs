@@ -256,16 +256,14 @@ pub async fn end(
     if !repo::delete_session(&mut tx, session.account_id, id).await? {
         return Err(AppError::NotFound);
     }
-    super::audit(
+    super::record_customer(
         &mut tx,
         app,
-        super::customer_audit(
-            client,
-            session.customer_id,
-            "session.ended",
-            "protect_systems",
-            &[],
-        ),
+        client,
+        session.customer_id,
+        "session.ended",
+        "protect_systems",
+        &[],
     )
     .await?;
     super::commit(tx).await
@@ -279,16 +277,14 @@ pub async fn end_others(
 ) -> Result<u64, AppError> {
     let mut tx = app.db().begin_write().await?;
     let n = repo::delete_sessions(&mut tx, session.account_id, Some(session.id)).await?;
-    super::audit(
+    super::record_customer(
         &mut tx,
         app,
-        super::customer_audit(
-            client,
-            session.customer_id,
-            "session.ended_others",
-            "protect_systems",
-            &[],
-        ),
+        client,
+        session.customer_id,
+        "session.ended_others",
+        "protect_systems",
+        &[],
     )
     .await?;
     super::commit(tx).await?;

@@ -6,8 +6,8 @@ use super::activation::{self, CheckOutcome, SendOutcome};
 use super::session::{self, Session, SessionState};
 use super::throttle::{self, Gate};
 use super::{
-    account_email, audit, customer_audit, open, seal, secret_hash, secrets, security_notice,
-    subject_key, totp, ClientInfo,
+    account_email, open, record_customer, seal, secret_hash, secrets, security_notice, subject_key,
+    totp, ClientInfo,
 };
 use crate::{App, AppError};
 use carfin_store::repo::identity as repo;
@@ -149,16 +149,14 @@ pub async fn confirm_totp(
     .await?;
     let codes = new_recovery_codes(&mut tx, app, account.id).await?;
     security_notice(&mut tx, app, &key, &account, "two_factor_on", None, vec![]).await?;
-    audit(
+    record_customer(
         &mut tx,
         app,
-        customer_audit(
-            client,
-            session.customer_id,
-            "account.two_factor_on",
-            "protect_systems",
-            &["accounts.second_factor"],
-        ),
+        client,
+        session.customer_id,
+        "account.two_factor_on",
+        "protect_systems",
+        &["accounts.second_factor"],
     )
     .await?;
     super::commit(tx).await?;
@@ -197,16 +195,14 @@ pub async fn enable_sms(
     .await?;
     let codes = new_recovery_codes(&mut tx, app, account.id).await?;
     security_notice(&mut tx, app, &key, &account, "two_factor_on", None, vec![]).await?;
-    audit(
+    record_customer(
         &mut tx,
         app,
-        customer_audit(
-            client,
-            session.customer_id,
-            "account.two_factor_on",
-            "protect_systems",
-            &["accounts.second_factor"],
-        ),
+        client,
+        session.customer_id,
+        "account.two_factor_on",
+        "protect_systems",
+        &["accounts.second_factor"],
     )
     .await?;
     super::commit(tx).await?;
@@ -238,16 +234,14 @@ pub async fn disable(
     .await?;
     repo::replace_recovery_codes(&mut tx, account.id, &[], now).await?;
     security_notice(&mut tx, app, &key, &account, "two_factor_off", None, vec![]).await?;
-    audit(
+    record_customer(
         &mut tx,
         app,
-        customer_audit(
-            client,
-            session.customer_id,
-            "account.two_factor_off",
-            "protect_systems",
-            &["accounts.second_factor"],
-        ),
+        client,
+        session.customer_id,
+        "account.two_factor_off",
+        "protect_systems",
+        &["accounts.second_factor"],
     )
     .await?;
     super::commit(tx).await
@@ -319,16 +313,14 @@ pub async fn verify(
         )
         .await?;
         if passed {
-            audit(
+            record_customer(
                 &mut tx,
                 app,
-                customer_audit(
-                    client,
-                    session.customer_id,
-                    "account.recovery_code_used",
-                    "protect_systems",
-                    &[],
-                ),
+                client,
+                session.customer_id,
+                "account.recovery_code_used",
+                "protect_systems",
+                &[],
             )
             .await?;
         }
@@ -370,31 +362,27 @@ pub async fn verify(
             SessionState::Active
         };
         let token = session::step_up(&mut tx, app, session.id, state).await?;
-        audit(
+        record_customer(
             &mut tx,
             app,
-            customer_audit(
-                client,
-                session.customer_id,
-                "account.second_factor_passed",
-                "protect_systems",
-                &[],
-            ),
+            client,
+            session.customer_id,
+            "account.second_factor_passed",
+            "protect_systems",
+            &[],
         )
         .await?;
         throttle::clear(&mut tx, throttle::SECOND_FACTOR, &throttle_key).await?;
         outcome = StepOutcome::Passed { token, state };
     } else {
-        audit(
+        record_customer(
             &mut tx,
             app,
-            customer_audit(
-                client,
-                session.customer_id,
-                "account.second_factor_failed",
-                "protect_systems",
-                &[],
-            ),
+            client,
+            session.customer_id,
+            "account.second_factor_failed",
+            "protect_systems",
+            &[],
         )
         .await?;
         if throttle::fail(&mut tx, app, throttle::SECOND_FACTOR, &throttle_key).await? {
