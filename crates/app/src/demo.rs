@@ -53,6 +53,8 @@ pub fn entities(now: i64) -> Vec<EntityRow> {
             languages: "nl,en".into(),
             default_language: "nl".into(),
             contract_retention_years: 7,
+            bank_iban: "NL67INGB0006543210".into(),
+            bank_bic: "INGBNL2A".into(),
             created_at: now,
         },
         EntityRow {
@@ -77,6 +79,8 @@ pub fn entities(now: i64) -> Vec<EntityRow> {
             languages: "nl,fr,en".into(),
             default_language: "fr".into(),
             contract_retention_years: 10,
+            bank_iban: "BE62310012345661".into(),
+            bank_bic: "BBRUBEBB".into(),
             created_at: now,
         },
     ]
@@ -247,6 +251,8 @@ pub async fn install(app: &App) -> Result<DemoReport, AppError> {
     // One audit record for the whole install (PRV-15).
     crate::seed::write_batch_audited(app, &mut batch, "demo.install", "demo_data").await?;
     create_demo_accounts(app).await?;
+    amend_demo_contracts(app).await?;
+    crate::my_data::seed_demo_access(app).await?;
     Ok(DemoReport {
         loaded: true,
         customers: batch.customer_count,
@@ -351,6 +357,48 @@ async fn create_demo_accounts(app: &App) -> Result<(), AppError> {
         for contract in repo::portal_contracts(app.db(), customer_id, account_id).await? {
             repo::activate_contract(&mut tx, account_id, contract.id, now).await?;
         }
+        tx.commit().await.map_err(carfin_store::StoreError::from)?;
+    }
+    Ok(())
+}
+
+/// Gives each demo account's first lease a second version (CON-01): more
+/// kilometres per year at a lower excess-kilometre price from the first of
+/// the month six months ago, so the contract page has a history to show.
+async fn amend_demo_contracts(app: &App) -> Result<(), AppError> {
+    use carfin_store::repo::finance;
+    use chrono::{Datelike, Months};
+    use sqlx::Row;
+    let rows = sqlx::query(
+        "SELECT MIN(c.id) FROM accounts a JOIN contract_parties p ON p.customer_id = a.customer_id \
+         JOIN contracts c ON c.id = p.contract_id \
+         WHERE c.status = 'active' AND c.contract_type <> 'consumer_credit' GROUP BY a.id",
+    )
+    .fetch_all(app.db().reader())
+    .await
+    .map_err(carfin_store::StoreError::from)?;
+    let now = app.clock().now();
+    let from = now
+        .date_naive()
+        .with_day(1)
+        .and_then(|d| d.checked_sub_months(Months::new(6)))
+        .unwrap_or(now.date_naive());
+    for row in rows {
+        let contract_id: Option<i64> = row.try_get(0).map_err(carfin_store::StoreError::from)?;
+        let Some(contract_id) = contract_id else {
+            continue;
+        };
+        let Some(overview) = finance::contract_overview(app.db(), contract_id).await? else {
+            continue;
+        };
+        let mut terms = overview.terms.clone();
+        terms.version += 1;
+        terms.valid_from = from.to_string();
+        terms.km_per_year = terms.km_per_year.map(|km| km + 5_000);
+        terms.excess_km_price_cents = terms.excess_km_price_cents.map(|p| (p - 2).max(1));
+        terms.change_reason = "mileage_change".into();
+        let mut tx = app.db().begin_write().await?;
+        finance::amend(&mut tx, contract_id, &terms, now.timestamp()).await?;
         tx.commit().await.map_err(carfin_store::StoreError::from)?;
     }
     Ok(())

@@ -29,6 +29,9 @@ pub struct EntityView {
     pub service_phone: String,
     pub languages: Vec<Language>,
     pub default_language: Language,
+    /// The account customers pay into.
+    pub bank_iban: String,
+    pub bank_bic: String,
 }
 
 /// A brand as the public pages show it.
@@ -57,6 +60,16 @@ impl Directory {
     /// A brand by its slug.
     pub fn brand(&self, slug: &str) -> Option<&BrandView> {
         self.brands.iter().find(|b| b.slug == slug)
+    }
+
+    /// A brand by its id.
+    pub fn brand_by_id(&self, id: i64) -> Option<&BrandView> {
+        self.brands.iter().find(|b| b.id == id)
+    }
+
+    /// An entity by its id.
+    pub fn entity_by_id(&self, id: i64) -> Option<&EntityView> {
+        self.entities.iter().find(|e| e.id == id)
     }
 
     /// An entity by its slug.
@@ -103,6 +116,8 @@ impl App {
                 dpo_postal_address: e.dpo_postal_address,
                 service_email: e.service_email,
                 service_phone: e.service_phone,
+                bank_iban: e.bank_iban,
+                bank_bic: e.bank_bic,
             })
             .collect();
         let brands = entities::list_brands(self.db())

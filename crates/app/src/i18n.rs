@@ -1,18 +1,40 @@
 //! Message catalogues (OPS-06).
 //!
-//! Every string the user interface shows lives in `locales/{nl,fr,en}.toml`:
-//! flat `key = "text"` pairs, `{name}` for placeholders. The files are
-//! embedded at compile time and parsed once, on first use. A unit test keeps
-//! the three catalogues on exactly the same keys and checks that every key a
-//! template uses exists.
+//! Every string the user interface shows lives in `locales/{nl,fr,en}.toml`
+//! and, per part of the product, `locales/{part}/{nl,fr,en}.toml`: flat
+//! `key = "text"` pairs, `{name}` for placeholders. The files are embedded
+//! at compile time and parsed once, on first use; a key defined in two files
+//! of one language is an error. A unit test keeps the three catalogues on
+//! exactly the same keys and checks that every key a template uses exists.
 
 use carfin_domain::Language;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-const NL: &str = include_str!("../locales/nl.toml");
-const FR: &str = include_str!("../locales/fr.toml");
-const EN: &str = include_str!("../locales/en.toml");
+/// One part of the catalogues: its Dutch, French and English files.
+struct Part {
+    nl: &'static str,
+    fr: &'static str,
+    en: &'static str,
+}
+
+macro_rules! part {
+    ($dir:literal) => {
+        Part {
+            nl: include_str!(concat!("../locales/", $dir, "nl.toml")),
+            fr: include_str!(concat!("../locales/", $dir, "fr.toml")),
+            en: include_str!(concat!("../locales/", $dir, "en.toml")),
+        }
+    };
+}
+
+/// The parts: the general catalogue first, then one per part of the portal.
+const PARTS: &[Part] = &[
+    part!(""),
+    part!("portal/"),
+    part!("documents/"),
+    part!("privacy/"),
+];
 
 /// One language's messages.
 #[derive(Debug, Default)]
@@ -25,9 +47,23 @@ impl Catalogue {
     /// reads the dots as nesting, so the tables are flattened back into
     /// dotted keys.
     pub fn parse(source: &str) -> Result<Catalogue, String> {
-        let table: toml::Table = source.parse().map_err(|e: toml::de::Error| e.to_string())?;
+        Catalogue::parse_all(&[source])
+    }
+
+    /// Parses several files into one catalogue; a key in two files is an
+    /// error.
+    pub fn parse_all(sources: &[&str]) -> Result<Catalogue, String> {
         let mut messages = HashMap::new();
-        flatten("", table, &mut messages)?;
+        for source in sources {
+            let table: toml::Table = source.parse().map_err(|e: toml::de::Error| e.to_string())?;
+            let mut part = HashMap::new();
+            flatten("", table, &mut part)?;
+            for (key, text) in part {
+                if messages.insert(key.clone(), text).is_some() {
+                    return Err(format!("{key}: defined twice"));
+                }
+            }
+        }
         Ok(Catalogue { messages })
     }
 
@@ -72,8 +108,8 @@ struct Catalogues {
     en: Catalogue,
 }
 
-fn load(language: Language, source: &str) -> Catalogue {
-    Catalogue::parse(source).unwrap_or_else(|error| {
+fn load(language: Language) -> Catalogue {
+    Catalogue::parse_all(&sources(language)).unwrap_or_else(|error| {
         // Unreachable in a tested build: a unit test parses every catalogue.
         tracing::error!(language = language.code(), %error, "message catalogue does not parse");
         Catalogue::default()
@@ -83,9 +119,9 @@ fn load(language: Language, source: &str) -> Catalogue {
 fn catalogues() -> &'static Catalogues {
     static CATALOGUES: OnceLock<Catalogues> = OnceLock::new();
     CATALOGUES.get_or_init(|| Catalogues {
-        nl: load(Language::Nl, NL),
-        fr: load(Language::Fr, FR),
-        en: load(Language::En, EN),
+        nl: load(Language::Nl),
+        fr: load(Language::Fr),
+        en: load(Language::En),
     })
 }
 
@@ -99,13 +135,16 @@ pub fn catalogue(language: Language) -> &'static Catalogue {
     }
 }
 
-/// The embedded source of a language's catalogue (for tests and tooling).
-pub fn source(language: Language) -> &'static str {
-    match language {
-        Language::Nl => NL,
-        Language::Fr => FR,
-        Language::En => EN,
-    }
+/// The embedded files of a language's catalogue (for tests and tooling).
+pub fn sources(language: Language) -> Vec<&'static str> {
+    PARTS
+        .iter()
+        .map(|part| match language {
+            Language::Nl => part.nl,
+            Language::Fr => part.fr,
+            Language::En => part.en,
+        })
+        .collect()
 }
 
 /// The message for `key` in `language`; the key itself when it is missing
@@ -174,7 +213,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     fn keys(language: Language) -> BTreeSet<String> {
-        Catalogue::parse(source(language))
+        Catalogue::parse_all(&sources(language))
             .unwrap_or_else(|e| panic!("{} does not parse: {e}", language.code()))
             .keys()
             .into_iter()

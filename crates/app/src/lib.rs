@@ -9,13 +9,17 @@ pub mod config;
 pub mod demo;
 pub mod directory;
 pub mod disclosure;
+pub mod documents;
 pub mod erasure;
 pub mod error;
 pub mod i18n;
 pub mod identity;
 pub mod invoices;
 pub mod messages;
+pub mod my_data;
 pub mod outbox;
+pub mod portal;
+pub mod portal_pdf;
 pub mod privacy;
 pub mod seed;
 

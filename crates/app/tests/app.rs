@@ -716,6 +716,9 @@ mod audit_and_disclosures {
             .await,
             1
         );
+        // The demo's own records (its install, the staff access seeded for
+        // "who accessed my data", PRV-16) come first; n counts them all.
+        let demo = scalar(&t, "SELECT COUNT(*) FROM audit_log").await as usize;
         for i in 0..4 {
             record(
                 &t,
@@ -725,12 +728,14 @@ mod audit_and_disclosures {
             .unwrap();
         }
         let rows = all_rows(&t).await;
-        assert_eq!(rows.len(), 6);
+        let n = rows.len();
+        assert_eq!(n, demo + 4);
+        assert!(n >= 6);
         assert_eq!(rows[0].prev_hash, audit::GENESIS.to_vec());
         assert!(rows.windows(2).all(|w| w[1].prev_hash == w[0].hash));
         assert_eq!(
             audit::verify(&t.app).await.unwrap(),
-            VerifyReport::Intact { records: 6 }
+            VerifyReport::Intact { records: n as u64 }
         );
 
         // (a) a changed field.
@@ -779,17 +784,17 @@ mod audit_and_disclosures {
         assert_eq!(seq, 4, "{reason}");
         restore(&t, &rows).await;
         // A forged record appended with a made-up hash.
-        let mut tail = rows[5].clone();
+        let mut tail = rows[n - 1].clone();
         tail.id = -7;
-        tail.seq = 7;
-        tail.prev_hash = rows[5].hash.clone();
+        tail.seq = n as i64 + 1;
+        tail.prev_hash = rows[n - 1].hash.clone();
         tail.hash = vec![7; 32];
         {
             let mut tx = t.app.db().begin_write().await.unwrap();
             repo::append(&mut tx, &tail).await.unwrap();
             tx.commit().await.unwrap();
         }
-        assert_eq!(broken_at(&t).await.0, 7);
+        assert_eq!(broken_at(&t).await.0, n as i64 + 1);
         restore(&t, &rows).await;
 
         // (d) two records' seq values swapped.
@@ -803,15 +808,16 @@ mod audit_and_disclosures {
         // (e) the last record's hash removed.
         {
             let mut tx = t.app.db().begin_write().await.unwrap();
-            sqlx::query("UPDATE audit_log SET hash = $1 WHERE seq = 6")
+            sqlx::query("UPDATE audit_log SET hash = $1 WHERE seq = $2")
                 .bind(Vec::<u8>::new())
+                .bind(n as i64)
                 .execute(&mut *tx)
                 .await
                 .unwrap();
             tx.commit().await.unwrap();
         }
         let (seq, reason) = broken_at(&t).await;
-        assert_eq!(seq, 6, "{reason}");
+        assert_eq!(seq, n as i64, "{reason}");
         restore(&t, &rows).await;
 
         // Appends continue the restored chain.
@@ -820,7 +826,9 @@ mod audit_and_disclosures {
             .unwrap();
         assert_eq!(
             audit::verify(&t.app).await.unwrap(),
-            VerifyReport::Intact { records: 7 }
+            VerifyReport::Intact {
+                records: n as u64 + 1
+            }
         );
         t.cleanup().await;
     }
@@ -910,8 +918,15 @@ mod audit_and_disclosures {
     #[tokio::test]
     async fn disclosures_are_validated_and_audited() {
         let t = TestApp::spawn().await;
-        let subject = scalar(&t, "SELECT MIN(id) FROM customers").await;
+        // A customer without a portal account: the demo seeds disclosures
+        // for the others ("who accessed my data", PRV-16).
+        let subject = scalar(
+            &t,
+            "SELECT MIN(id) FROM customers WHERE id NOT IN (SELECT customer_id FROM accounts)",
+        )
+        .await;
         let audits = scalar(&t, "SELECT COUNT(*) FROM audit_log").await;
+        let disclosures = scalar(&t, "SELECT COUNT(*) FROM disclosures").await;
 
         let refused = [
             disclosure(subject, "acme_data_broker"),
@@ -938,7 +953,10 @@ mod audit_and_disclosures {
             tx.commit().await.unwrap();
             assert!(matches!(result, Err(AppError::Invalid(_))), "{d:?}");
         }
-        assert_eq!(scalar(&t, "SELECT COUNT(*) FROM disclosures").await, 0);
+        assert_eq!(
+            scalar(&t, "SELECT COUNT(*) FROM disclosures").await,
+            disclosures
+        );
         assert_eq!(scalar(&t, "SELECT COUNT(*) FROM audit_log").await, audits);
 
         let mut tx = t.app.db().begin_write().await.unwrap();
@@ -985,7 +1003,10 @@ mod audit_and_disclosures {
                 .is_empty()
         );
         let rows = all_rows(&t).await;
-        let audited: Vec<&AuditRow> = rows.iter().filter(|r| r.action == "disclosure").collect();
+        let audited: Vec<&AuditRow> = rows
+            .iter()
+            .filter(|r| r.action == "disclosure" && r.subject_id == Some(subject))
+            .collect();
         assert_eq!(audited.len(), 2);
         assert!(audited.iter().all(|r| r.subject_id == Some(subject)
             && r.actor_kind == "staff"

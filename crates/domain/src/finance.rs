@@ -217,6 +217,29 @@ pub fn apr_bp(
     u32::try_from(bp).ok()
 }
 
+/// The due date of schedule month `month` (from 1) of a contract starting
+/// on `start`: instalments fall due monthly from the start date on (month 1
+/// on the start date itself), as the invoices are issued. `None` past the
+/// calendar's range.
+pub fn due_date(start: chrono::NaiveDate, month: u32) -> Option<chrono::NaiveDate> {
+    start.checked_add_months(chrono::Months::new(month.checked_sub(1)?))
+}
+
+/// The remaining debt of a schedule on `date`: what is left after every
+/// instalment due on or before `date` (the full principal before the first).
+pub fn remaining_on(
+    principal: Money,
+    start: chrono::NaiveDate,
+    schedule: &[ScheduleLine],
+    date: chrono::NaiveDate,
+) -> Money {
+    schedule
+        .iter()
+        .take_while(|line| due_date(start, line.month).is_some_and(|due| due <= date))
+        .last()
+        .map_or(principal, |line| line.remaining)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

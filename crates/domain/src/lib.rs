@@ -26,6 +26,7 @@ pub mod payment_reference;
 pub mod phone;
 pub mod plate;
 pub mod postcode;
+pub mod settlement;
 pub mod vin;
 
 pub use company::{KboError, KboNumber, KvkError, KvkNumber};

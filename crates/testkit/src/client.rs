@@ -14,7 +14,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct TestResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
+    /// The body as text (lossy for binary bodies: use `bytes`).
     pub text: String,
+    /// The body as received (PDF, ZIP, CSV).
+    pub bytes: Vec<u8>,
 }
 
 impl TestResponse {
@@ -258,14 +261,17 @@ impl Client {
             .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
         let status = response.status();
         let headers = response.headers().clone();
-        let text = response
-            .text()
+        let bytes = response
+            .bytes()
             .await
-            .unwrap_or_else(|e| panic!("{method} {path}: body: {e}"));
+            .unwrap_or_else(|e| panic!("{method} {path}: body: {e}"))
+            .to_vec();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
         let response = TestResponse {
             status,
             headers,
             text,
+            bytes,
         };
         self.remember(&response);
         response

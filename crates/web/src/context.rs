@@ -112,6 +112,29 @@ impl PageContext {
         i18n::tf(self.lang, key, args)
     }
 
+    /// An amount of euro cents in this language (`€ 1.234,56`, OPS-06).
+    pub fn money(&self, cents: &i64) -> String {
+        carfin_domain::Money::from_cents(*cents).format(self.lang)
+    }
+
+    /// An ISO date (`2026-11-01`) in this language (`1 november 2026`); other
+    /// text as it is.
+    pub fn date(&self, iso: &str) -> String {
+        match chrono::NaiveDate::parse_from_str(iso, "%Y-%m-%d") {
+            Ok(date) => carfin_app::messages::local_date(self.lang, date),
+            Err(_) => iso.to_string(),
+        }
+    }
+
+    /// `aria-current="page"` for the menu entry of this page.
+    pub fn current(&self, path: &str) -> &'static str {
+        if self.path == path {
+            " aria-current=\"page\""
+        } else {
+            ""
+        }
+    }
+
     /// The language switcher's entries.
     pub fn languages(&self) -> Vec<LanguageChoice> {
         Language::ALL

@@ -13,17 +13,22 @@
 
 pub mod assets;
 pub mod auth;
+pub mod chart;
 pub mod client_addr;
 pub mod context;
+pub mod contracts;
 pub mod cookies;
 pub mod csrf;
 pub mod dev;
+pub mod documents;
 pub mod error;
 pub mod form;
 pub mod frame;
 pub mod i18n;
+pub mod invoices;
 pub mod language;
 pub mod metrics;
+pub mod my_privacy;
 pub mod ops;
 pub mod pages;
 pub mod portal;
@@ -88,8 +93,22 @@ pub fn router(app: App) -> Router {
             get(auth::email_confirm_form).post(auth::email_confirm),
         )
         .route("/report/{token}", get(auth::report_form).post(auth::report))
-        .route("/my", get(portal::index))
-        .route("/my/contracts/{id}", get(portal::contract))
+        .route("/my", get(contracts::dashboard))
+        .route("/my/contracts/{id}", get(contracts::contract))
+        .route("/my/contracts/{id}/vehicle", get(contracts::vehicle))
+        .route("/my/contracts/{id}/statement", get(contracts::statement))
+        .route(
+            "/my/contracts/{id}/statement.csv",
+            get(contracts::statement_csv),
+        )
+        .route(
+            "/my/contracts/{id}/statement.pdf",
+            get(contracts::statement_pdf),
+        )
+        .route("/my/contracts/{id}/schedule", get(contracts::schedule))
+        .route("/my/invoices", get(invoices::list))
+        .route("/my/invoices/{id}", get(invoices::show))
+        .route("/my/invoices/{id}/invoice.pdf", get(invoices::pdf))
         .route(
             "/my/contracts/{id}/activate",
             get(portal::activate_form).post(portal::activate),
@@ -118,6 +137,10 @@ pub fn router(app: App) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics));
+    // My privacy: data export and access history (PRV-04, PRV-08, PRV-16).
+    routes = routes.merge(my_privacy::routes());
+    // Documents on request (SRV-05).
+    routes = routes.merge(documents::routes());
     if dev_outbox {
         // `carfin demo` only: every e-mail and SMS, readable in the browser.
         routes = routes.merge(dev::routes());

@@ -1,6 +1,5 @@
-//! The customer portal under `/my` (ACC-03 … ACC-09): the contract list
-//! with activation by SMS code, an activated contract's details, and the
-//! security page (password, e-mail, second factor, sessions, reporting
+//! The customer portal's account pages under `/my` (ACC-03 … ACC-09):
+//! contract activation by SMS code and the security page (password, e-mail, second factor, sessions, reporting
 //! unauthorised access, closing the account). Every handler takes a
 //! [`Customer`]; every id in a path is checked against that customer in
 //! the application layer (another customer's id gives 404).
@@ -19,11 +18,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use carfin_app::identity::account::{self, AccountView};
 use carfin_app::identity::activation::PortalContract;
-use carfin_app::identity::activation::{self, CheckOutcome, ContractDetails};
+use carfin_app::identity::activation::{self, CheckOutcome};
 use carfin_app::identity::session::{self, SessionView};
 use carfin_app::identity::two_factor::{self, TotpSetup};
 use carfin_app::messages::local_time;
-use carfin_domain::{Language, Money};
 use serde::Deserialize;
 
 /// A contract in the list.
@@ -44,24 +42,6 @@ fn line(ctx: &PageContext, c: &PortalContract) -> ContractLine {
         status: ctx.t(&format!("contract.status.{}", c.status)),
         activated: c.activated_at.is_some(),
     }
-}
-
-#[derive(Template)]
-#[template(path = "my/index.html")]
-struct IndexPage {
-    ctx: PageContext,
-    contracts: Vec<ContractLine>,
-}
-
-/// `GET /my`: the customer's contracts; details only once activated.
-pub async fn index(
-    State(state): State<AppState>,
-    ctx: PageContext,
-    Customer(session): Customer,
-) -> Result<Response, WebError> {
-    let contracts = activation::contracts(state.app(), &session).await?;
-    let contracts = contracts.iter().map(|c| line(&ctx, c)).collect();
-    render(&IndexPage { ctx, contracts })
 }
 
 #[derive(Template)]
@@ -158,129 +138,6 @@ pub async fn activate(
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await
-}
-
-/// One labelled value of the contract page.
-#[derive(Debug, Clone)]
-pub struct Term {
-    pub label: &'static str,
-    pub value: String,
-}
-
-#[derive(Template)]
-#[template(path = "my/contract.html")]
-struct ContractPage {
-    ctx: PageContext,
-    number: String,
-    vehicle: String,
-    plate: String,
-    terms: Vec<Term>,
-    notice: Option<Notice>,
-}
-
-fn percent(bp: i64, lang: Language) -> String {
-    let text = format!("{}.{:02} %", bp / 100, bp % 100);
-    if lang == Language::En {
-        text
-    } else {
-        text.replace('.', ",")
-    }
-}
-
-fn contract_terms(ctx: &PageContext, d: &ContractDetails) -> Vec<Term> {
-    let o = &d.overview;
-    let t = &o.terms;
-    let money = |cents: i64| Money::from_cents(cents).format(ctx.lang);
-    let mut terms = vec![
-        Term {
-            label: ctx.t("contract.field.type"),
-            value: ctx
-                .t(&format!("contract.type.{}", o.contract_type))
-                .to_string(),
-        },
-        Term {
-            label: ctx.t("contract.field.status"),
-            value: ctx.t(&format!("contract.status.{}", o.status)).to_string(),
-        },
-        Term {
-            label: ctx.t("contract.field.period"),
-            value: format!("{} – {}", t.start_date, t.end_date),
-        },
-        Term {
-            label: ctx.t("contract.field.term"),
-            value: ctx.tf("contract.months", &[("months", &t.term_months.to_string())]),
-        },
-        Term {
-            label: ctx.t("contract.field.financed"),
-            value: money(t.financed_amount_cents),
-        },
-        Term {
-            label: ctx.t("contract.field.down_payment"),
-            value: money(t.down_payment_cents),
-        },
-        Term {
-            label: ctx.t("contract.field.balloon"),
-            value: money(t.balloon_cents),
-        },
-        Term {
-            label: ctx.t("contract.field.rate"),
-            value: percent(t.nominal_rate_bp, ctx.lang),
-        },
-        Term {
-            label: ctx.t("contract.field.apr"),
-            value: percent(t.apr_bp, ctx.lang),
-        },
-        Term {
-            label: ctx.t("contract.field.instalment"),
-            value: money(t.monthly_instalment_cents),
-        },
-    ];
-    if let Some(km) = t.km_per_year {
-        terms.push(Term {
-            label: ctx.t("contract.field.km_per_year"),
-            value: km.to_string(),
-        });
-    }
-    if let Some(price) = t.excess_km_price_cents {
-        terms.push(Term {
-            label: ctx.t("contract.field.excess_km"),
-            value: money(price),
-        });
-    }
-    terms
-}
-
-/// Query of the contract page.
-#[derive(Debug, Deserialize)]
-pub struct ContractQuery {
-    #[serde(default)]
-    activated: Option<String>,
-}
-
-/// `GET /my/contracts/{id}`: an activated contract's details; a contract
-/// not yet activated goes to its activation page.
-pub async fn contract(
-    State(state): State<AppState>,
-    ctx: PageContext,
-    Customer(session): Customer,
-    Path(id): Path<i64>,
-    Query(query): Query<ContractQuery>,
-) -> Result<Response, WebError> {
-    if !activation::is_activated(state.app(), &session, id).await? {
-        return Ok(Redirect::to(&format!("/my/contracts/{id}/activate")).into_response());
-    }
-    let details = activation::details(state.app(), &session, id).await?;
-    let notice = query
-        .activated
-        .and_then(|_| Notice::success(ctx.t("activation.done").to_string()));
-    render(&ContractPage {
-        number: details.overview.contract_number.clone(),
-        vehicle: format!("{} {}", details.overview.make, details.overview.model),
-        plate: details.plate.clone(),
-        terms: contract_terms(&ctx, &details),
-        notice,
-        ctx,
-    })
 }
 
 // ---------------------------------------------------------------------------

@@ -742,3 +742,12 @@ mod dev_outbox;
 
 #[path = "web/identity.rs"]
 mod identity;
+
+#[path = "web/my_privacy.rs"]
+mod my_privacy;
+
+#[path = "web/portal.rs"]
+mod portal;
+
+#[path = "web/documents.rs"]
+mod documents;

@@ -336,6 +336,16 @@ pub async fn is_activated(
         .is_some())
 }
 
+/// A plate as printed on the car: the stored canonical form with the
+/// country's dashes (`GB-N12-X`, `1-ABC-123`); anything else as stored.
+pub fn display_plate(canonical: &str) -> String {
+    use carfin_domain::{BePlate, NlPlate};
+    NlPlate::parse(canonical)
+        .map(|p| p.to_string())
+        .or_else(|_| BePlate::parse(canonical).map(|p| p.to_string()))
+        .unwrap_or_else(|_| canonical.to_string())
+}
+
 /// Refuses sessions that are not fully signed in.
 pub fn require_active(session: &Session) -> Result<(), AppError> {
     if session.state == SessionState::Active {
@@ -378,5 +388,6 @@ pub async fn details(
         )?,
         _ => String::new(),
     };
+    let plate = display_plate(&plate);
     Ok(ContractDetails { overview, plate })
 }

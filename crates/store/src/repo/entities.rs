@@ -31,6 +31,9 @@ pub struct EntityRow {
     pub languages: String,
     pub default_language: String,
     pub contract_retention_years: i64,
+    /// The account customers pay into (CON-03 payment instructions).
+    pub bank_iban: String,
+    pub bank_bic: String,
     pub created_at: i64,
 }
 
@@ -55,6 +58,8 @@ const ENTITY_COLUMNS: &[&str] = &[
     "languages",
     "default_language",
     "contract_retention_years",
+    "bank_iban",
+    "bank_bic",
     "created_at",
 ];
 
@@ -81,6 +86,8 @@ impl EntityRow {
             self.languages.as_str().into(),
             self.default_language.as_str().into(),
             self.contract_retention_years.into(),
+            self.bank_iban.as_str().into(),
+            self.bank_bic.as_str().into(),
             self.created_at.into(),
         ]
     }
@@ -107,6 +114,8 @@ impl EntityRow {
             languages: row.try_get("languages")?,
             default_language: row.try_get("default_language")?,
             contract_retention_years: row.try_get("contract_retention_years")?,
+            bank_iban: row.try_get("bank_iban")?,
+            bank_bic: row.try_get("bank_bic")?,
             created_at: row.try_get("created_at")?,
         })
     }

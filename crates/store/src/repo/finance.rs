@@ -598,3 +598,45 @@ pub async fn contract_overview(
         licence_plate: r.try_get(25)?,
     }))
 }
+
+/// Adds `terms` as a new version of a contract and makes it the current one
+/// (CON-01): earlier versions stay as they were. `terms.version` must be the
+/// next number; the primary key refuses a version that exists.
+pub async fn amend(
+    tx: &mut AnyConnection,
+    contract_id: i64,
+    terms: &ContractTerms,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO contract_versions (contract_id, version, valid_from, start_date, end_date, \
+         term_months, financed_amount_cents, down_payment_cents, balloon_cents, nominal_rate_bp, \
+         apr_bp, monthly_instalment_cents, km_per_year, excess_km_price_cents, change_reason, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+    )
+    .bind(contract_id)
+    .bind(terms.version)
+    .bind(terms.valid_from.as_str())
+    .bind(terms.start_date.as_str())
+    .bind(terms.end_date.as_str())
+    .bind(terms.term_months)
+    .bind(terms.financed_amount_cents)
+    .bind(terms.down_payment_cents)
+    .bind(terms.balloon_cents)
+    .bind(terms.nominal_rate_bp)
+    .bind(terms.apr_bp)
+    .bind(terms.monthly_instalment_cents)
+    .bind(terms.km_per_year)
+    .bind(terms.excess_km_price_cents)
+    .bind(terms.change_reason.as_str())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE contracts SET current_version = $1, updated_at = $2 WHERE id = $3")
+        .bind(terms.version)
+        .bind(now)
+        .bind(contract_id)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}

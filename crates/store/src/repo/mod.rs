@@ -2,11 +2,14 @@
 
 pub mod audit;
 pub mod customers;
+pub mod documents;
 pub mod entities;
+pub mod export;
 pub mod finance;
 pub mod identity;
 pub mod jobs;
 pub mod outbox;
+pub mod portal;
 
 use sqlx::any::AnyArguments;
 use sqlx::Arguments;

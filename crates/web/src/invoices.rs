@@ -1,0 +1,264 @@
+//! Invoices in the portal (CON-03): the list with status filters and
+//! paging, one invoice as a page with its payment instructions, and as a
+//! PDF. Which invoices the customer may see is decided in
+//! [`carfin_app::portal`].
+
+use crate::context::PageContext;
+use crate::error::WebError;
+use crate::pages::render;
+use crate::session::Customer;
+use crate::state::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use carfin_app::portal::{self, InvoiceRow, InvoiceView, StatusFilter};
+use serde::Deserialize;
+
+/// An invoice line in the list.
+#[derive(Debug, Clone)]
+pub struct InvoiceLine {
+    pub id: i64,
+    pub number: String,
+    pub contract: String,
+    pub kind: &'static str,
+    pub due: String,
+    pub amount: String,
+    pub outstanding: String,
+    pub status: &'static str,
+    /// The status needs attention (overdue, in collection): the page marks
+    /// it with an icon and text, not colour alone.
+    pub attention: bool,
+}
+
+fn line(ctx: &PageContext, i: &InvoiceRow) -> InvoiceLine {
+    InvoiceLine {
+        id: i.id,
+        number: i.invoice_number.clone(),
+        contract: i.contract_number.clone(),
+        kind: ctx.t(&format!("portal.invoice_kind.{}", kind_code(&i.kind))),
+        due: ctx.date(&i.due_date),
+        amount: ctx.money(&i.amount_cents),
+        outstanding: ctx.money(&(i.amount_cents - i.paid_cents)),
+        status: ctx.t(&format!("portal.invoice_status.{}", status_code(&i.status))),
+        attention: matches!(i.status.as_str(), "overdue" | "in_collection"),
+    }
+}
+
+fn kind_code(kind: &str) -> &'static str {
+    match kind {
+        "instalment" => "instalment",
+        "excess_km" => "excess_km",
+        "fee" => "fee",
+        _ => "credit",
+    }
+}
+
+fn status_code(status: &str) -> &'static str {
+    match status {
+        "open" => "open",
+        "paid" => "paid",
+        "overdue" => "overdue",
+        "in_collection" => "in_collection",
+        _ => "written_off",
+    }
+}
+
+/// A choice of the status filter.
+#[derive(Debug, Clone)]
+pub struct FilterChoice {
+    pub code: &'static str,
+    pub label: &'static str,
+    pub selected: bool,
+}
+
+/// A page link of the pager.
+#[derive(Debug, Clone)]
+pub struct PageLink {
+    pub number: i64,
+    pub href: String,
+    pub current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "my/invoices.html")]
+struct InvoicesPage {
+    ctx: PageContext,
+    invoices: Vec<InvoiceLine>,
+    filters: Vec<FilterChoice>,
+    contract: Option<i64>,
+    summary: String,
+    pages: Vec<PageLink>,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
+/// Query of the invoice list.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    contract: Option<i64>,
+    #[serde(default)]
+    page: Option<i64>,
+}
+
+fn list_href(status: StatusFilter, contract: Option<i64>, page: i64) -> String {
+    let mut href = format!("/my/invoices?status={}", status.code());
+    if let Some(c) = contract {
+        href.push_str(&format!("&contract={c}"));
+    }
+    href.push_str(&format!("&page={page}"));
+    href
+}
+
+/// `GET /my/invoices?status=&contract=&page=` (CON-03).
+pub async fn list(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Customer(session): Customer,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, WebError> {
+    let status = StatusFilter::parse(query.status.as_deref().unwrap_or("all"));
+    let page = query.page.unwrap_or(1).max(1);
+    let list = portal::invoices(state.app(), &session, status, query.contract, page).await?;
+    let invoices = list.invoices.iter().map(|i| line(&ctx, i)).collect();
+    let filters = StatusFilter::ALL
+        .into_iter()
+        .map(|f| FilterChoice {
+            code: f.code(),
+            label: ctx.t(&format!("portal.invoice_filter.{}", f.code())),
+            selected: f == status,
+        })
+        .collect();
+    let summary = ctx.tf(
+        "portal.invoices.summary",
+        &[
+            ("total", &list.total.to_string()),
+            ("page", &list.page.to_string()),
+            ("pages", &list.pages.to_string()),
+        ],
+    );
+    // Up to nine page links around the current page.
+    let first = (list.page - 4).max(1);
+    let last = (first + 8).min(list.pages);
+    let pages = (first..=last)
+        .map(|n| PageLink {
+            number: n,
+            href: list_href(status, query.contract, n),
+            current: n == list.page,
+        })
+        .collect();
+    let previous = (list.page > 1).then(|| list_href(status, query.contract, list.page - 1));
+    let next = (list.page < list.pages).then(|| list_href(status, query.contract, list.page + 1));
+    render(&InvoicesPage {
+        ctx,
+        invoices,
+        filters,
+        contract: query.contract,
+        summary,
+        pages,
+        previous,
+        next,
+    })
+}
+
+/// An invoice's page as shown.
+#[derive(Debug, Clone)]
+pub struct InvoiceDetails {
+    pub id: i64,
+    pub number: String,
+    pub contract_id: i64,
+    pub contract: String,
+    pub kind: &'static str,
+    pub period: String,
+    pub issued: String,
+    pub due: String,
+    pub amount: String,
+    pub paid: String,
+    pub outstanding: String,
+    pub status: &'static str,
+    pub attention: bool,
+    pub unpaid: bool,
+    pub reference: String,
+    pub iban: String,
+    pub bic: String,
+    pub beneficiary: String,
+    pub brand: String,
+}
+
+/// The invoice as its page shows it; also used for the PDF.
+pub fn details(ctx: &PageContext, v: &InvoiceView) -> InvoiceDetails {
+    let i = &v.invoice;
+    InvoiceDetails {
+        id: i.id,
+        number: i.invoice_number.clone(),
+        contract_id: i.contract_id,
+        contract: i.contract_number.clone(),
+        kind: ctx.t(&format!("portal.invoice_kind.{}", kind_code(&i.kind))),
+        period: i.period.clone().unwrap_or_default(),
+        issued: ctx.date(&i.issue_date),
+        due: ctx.date(&i.due_date),
+        amount: ctx.money(&i.amount_cents),
+        paid: ctx.money(&i.paid_cents),
+        outstanding: v.outstanding.format(ctx.lang),
+        status: ctx.t(&format!("portal.invoice_status.{}", status_code(&i.status))),
+        attention: matches!(i.status.as_str(), "overdue" | "in_collection"),
+        unpaid: v.outstanding.cents() > 0 && i.status != "written_off",
+        reference: i.payment_reference.clone(),
+        iban: carfin_app::portal_pdf::group_iban(&v.entity.bank_iban),
+        bic: v.entity.bank_bic.clone(),
+        beneficiary: format!("{} {}", v.entity.name, v.entity.legal_form),
+        brand: v.brand.name.clone(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "my/invoice.html")]
+struct InvoicePage {
+    ctx: PageContext,
+    invoice: InvoiceDetails,
+    instructions: String,
+}
+
+/// The payment instructions, with the reference in the country's format.
+pub fn instructions(ctx: &PageContext, d: &InvoiceDetails) -> String {
+    ctx.tf(
+        "portal.invoice.instructions",
+        &[
+            ("amount", &d.outstanding),
+            ("iban", &d.iban),
+            ("beneficiary", &d.beneficiary),
+            ("reference", &d.reference),
+            ("due", &d.due),
+        ],
+    )
+}
+
+/// `GET /my/invoices/{id}` (CON-03).
+pub async fn show(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Customer(session): Customer,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let view = portal::invoice(state.app(), &session, id).await?;
+    let invoice = details(&ctx, &view);
+    let instructions = instructions(&ctx, &invoice);
+    render(&InvoicePage {
+        ctx,
+        invoice,
+        instructions,
+    })
+}
+
+/// `GET /my/invoices/{id}/invoice.pdf` (CON-03): the invoice as a PDF.
+pub async fn pdf(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Customer(session): Customer,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let issued = carfin_app::portal_pdf::invoice(state.app(), &session, id, ctx.lang).await?;
+    Ok(crate::documents::pdf_response(issued))
+}
