@@ -9,7 +9,7 @@
 //! in parallel (see `carfin seed`).
 
 use crate::{App, AppError};
-use carfin_domain::finance::{annuity_instalment, apr_bp};
+use carfin_domain::finance::{amortization_schedule, annuity_instalment, apr_bp};
 use carfin_domain::{BePlate, Country, Iban, KboNumber, Money, NlPlate, PaymentReference, Vin};
 use carfin_store::crypto::{BlindIndexKey, SubjectKey};
 use carfin_store::repo::customers::{CustomerInsert, CustomerPersonal, NewCustomer};
@@ -589,6 +589,22 @@ impl Generator {
         } else {
             0
         };
+        // The last instalment of a financing contract settles the schedule:
+        // the balloon plus the cents of rounding (an operational lease's
+        // residual value is not the customer's to pay: the car goes back).
+        let last_amount = if kind == "operational_lease" {
+            instalment.cents()
+        } else {
+            amortization_schedule(
+                Money::from_cents(financed),
+                Money::from_cents(balloon),
+                rate_bp,
+                term,
+                instalment,
+            )
+            .and_then(|lines| lines.last().map(|l| l.instalment.cents()))
+            .unwrap_or(instalment.cents())
+        };
         for (m, due) in dues.into_iter().enumerate() {
             let m = m as u32;
             let issue = due.checked_sub_months(Months::new(1)).unwrap_or(due);
@@ -604,7 +620,11 @@ impl Generator {
             } else {
                 "paid"
             };
-            let amount = instalment.cents();
+            let amount = if m + 1 == term {
+                last_amount
+            } else {
+                instalment.cents()
+            };
             let invoice_id = self.id();
             let base = (seq % 100_000_000) * 100 + u64::from(m % 100);
             let reference = PaymentReference::for_country(entity.country, base)
