@@ -1732,9 +1732,9 @@ pub async fn export(
     let digest = Sha256::digest(&bytes).to_vec();
 
     let mut tx = app.db().begin_write().await?;
-    repo::insert_document(
+    carfin_store::repo::documents::insert_issued(
         &mut tx,
-        &repo::DocumentRow {
+        &carfin_store::repo::documents::NewIssuedDocument {
             id,
             reference: reference.clone(),
             customer_id,

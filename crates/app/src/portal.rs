@@ -264,7 +264,7 @@ pub async fn contract(
     contract_id: i64,
 ) -> Result<ContractView, AppError> {
     let details = activation::details(app, session, contract_id).await?;
-    let terms = repo::versions(app.db(), contract_id).await?;
+    let terms = carfin_store::repo::documents::contract_versions(app.db(), contract_id).await?;
     let mut versions: Vec<Version> = Vec::with_capacity(terms.len());
     let mut previous: Option<&ContractTerms> = None;
     for t in &terms {

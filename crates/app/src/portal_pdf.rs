@@ -22,7 +22,8 @@ pub fn group_iban(iban: &str) -> String {
         .join(" ")
 }
 
-fn kind_code(kind: &str) -> &'static str {
+/// The catalogue code of an invoice kind (`portal.invoice_kind.*`).
+pub fn kind_code(kind: &str) -> &'static str {
     match kind {
         "instalment" => "instalment",
         "excess_km" => "excess_km",
@@ -31,7 +32,8 @@ fn kind_code(kind: &str) -> &'static str {
     }
 }
 
-fn status_code(status: &str) -> &'static str {
+/// The catalogue code of an invoice status (`portal.invoice_status.*`).
+pub fn status_code(status: &str) -> &'static str {
     match status {
         "open" => "open",
         "paid" => "paid",

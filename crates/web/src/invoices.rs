@@ -12,6 +12,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use carfin_app::portal::{self, InvoiceRow, InvoiceView, StatusFilter};
+use carfin_app::portal_pdf::{kind_code, status_code};
 use serde::Deserialize;
 
 /// An invoice line in the list.
@@ -41,25 +42,6 @@ fn line(ctx: &PageContext, i: &InvoiceRow) -> InvoiceLine {
         outstanding: ctx.money(&(i.amount_cents - i.paid_cents)),
         status: ctx.t(&format!("portal.invoice_status.{}", status_code(&i.status))),
         attention: matches!(i.status.as_str(), "overdue" | "in_collection"),
-    }
-}
-
-fn kind_code(kind: &str) -> &'static str {
-    match kind {
-        "instalment" => "instalment",
-        "excess_km" => "excess_km",
-        "fee" => "fee",
-        _ => "credit",
-    }
-}
-
-fn status_code(status: &str) -> &'static str {
-    match status {
-        "open" => "open",
-        "paid" => "paid",
-        "overdue" => "overdue",
-        "in_collection" => "in_collection",
-        _ => "written_off",
     }
 }
 

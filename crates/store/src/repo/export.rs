@@ -10,7 +10,7 @@
 use crate::error::Result;
 use crate::Db;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
 /// A contract the customer is a party to, with their role and whether
 /// their portal account activated it (ACC-03).
@@ -664,39 +664,6 @@ pub async fn documents(db: &Db, customer_id: i64) -> Result<Vec<DocumentRow>> {
             })
         })
         .collect()
-}
-
-/// Records an issued document in the caller's transaction.
-pub async fn insert_document(tx: &mut AnyConnection, d: &DocumentRow) -> Result<()> {
-    let mut insert = super::Insert::new(
-        "issued_documents",
-        &[
-            "id",
-            "reference",
-            "customer_id",
-            "contract_id",
-            "invoice_id",
-            "kind",
-            "period",
-            "language",
-            "sha256",
-            "generated_at",
-        ],
-    );
-    insert.row(vec![
-        d.id.into(),
-        d.reference.clone().into(),
-        d.customer_id.into(),
-        d.contract_id.into(),
-        d.invoice_id.into(),
-        d.kind.clone().into(),
-        d.period.clone().into(),
-        d.language.clone().into(),
-        d.sha256.clone().into(),
-        d.generated_at.into(),
-    ]);
-    insert.execute(tx).await?;
-    Ok(())
 }
 
 /// One audit record about a data subject, as the subject may see it: no

@@ -11,7 +11,6 @@
 //! customer's rows, never on the number of customers.
 
 use crate::error::Result;
-use crate::repo::finance::ContractTerms;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -96,39 +95,6 @@ pub async fn dashboard(
                 overdue_count: r.try_get(11)?,
                 next_due_date: r.try_get(12)?,
                 next_amount_cents: r.try_get(13)?,
-            })
-        })
-        .collect()
-}
-
-/// Every version of a contract, oldest first (CON-01).
-pub async fn versions(db: &crate::Db, contract_id: i64) -> Result<Vec<ContractTerms>> {
-    let rows = sqlx::query(
-        "SELECT version, valid_from, start_date, end_date, term_months, financed_amount_cents, \
-         down_payment_cents, balloon_cents, nominal_rate_bp, apr_bp, monthly_instalment_cents, \
-         km_per_year, excess_km_price_cents, change_reason \
-         FROM contract_versions WHERE contract_id = $1 ORDER BY version",
-    )
-    .bind(contract_id)
-    .fetch_all(db.reader())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ContractTerms {
-                version: r.try_get(0)?,
-                valid_from: r.try_get(1)?,
-                start_date: r.try_get(2)?,
-                end_date: r.try_get(3)?,
-                term_months: r.try_get(4)?,
-                financed_amount_cents: r.try_get(5)?,
-                down_payment_cents: r.try_get(6)?,
-                balloon_cents: r.try_get(7)?,
-                nominal_rate_bp: r.try_get(8)?,
-                apr_bp: r.try_get(9)?,
-                monthly_instalment_cents: r.try_get(10)?,
-                km_per_year: r.try_get(11)?,
-                excess_km_price_cents: r.try_get(12)?,
-                change_reason: r.try_get(13)?,
             })
         })
         .collect()
