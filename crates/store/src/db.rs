@@ -110,10 +110,10 @@ impl Db {
                      PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{cache}; \
                      PRAGMA secure_delete = {secure_delete};"
                 );
-                let write = pool_options(1, options, pragmas.clone())
+                let write = pool_options(1, options, pragmas.clone(), false)
                     .connect_with(connect.clone())
                     .await?;
-                let read = pool_options(options.max_connections.max(1), options, pragmas)
+                let read = pool_options(options.max_connections.max(1), options, pragmas, false)
                     .connect_with(connect)
                     .await?;
                 Ok(Db {
@@ -132,7 +132,7 @@ impl Db {
                     }
                     None => String::new(),
                 };
-                let pool = pool_options(options.max_connections.max(2), options, setup)
+                let pool = pool_options(options.max_connections.max(2), options, setup, true)
                     .connect_with(connect)
                     .await?;
                 Ok(Db {
@@ -183,9 +183,14 @@ impl Db {
     }
 }
 
-fn pool_options(max: u32, options: &DbOptions, setup: String) -> AnyPoolOptions {
+/// Pool settings. `test_before_acquire` (a ping before every checkout) is
+/// for network connections that may have died: SQLite's are in-process
+/// files, and the ping was a thread hand-off per query (measured with
+/// `bench/portal`: about a tenth of the dashboard's server time).
+fn pool_options(max: u32, options: &DbOptions, setup: String, ping: bool) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
+        .test_before_acquire(ping)
         .acquire_timeout(options.acquire_timeout)
         .after_connect(move |conn, _meta| {
             let setup = setup.clone();

@@ -26,19 +26,19 @@ const ACTIVATED_WHERE: &str =
 /// Invoice statuses that are still to be paid.
 pub const UNPAID: [&str; 3] = ["open", "overdue", "in_collection"];
 
-/// One activated contract on the dashboard.
+/// One of the customer's contracts on the dashboard. Contracts not
+/// activated by this account (ACC-03) carry their number, type and status
+/// only: the vehicle and the money figures are NULL in SQL already.
 #[derive(Debug, Clone)]
 pub struct DashboardRow {
     pub contract_id: i64,
     pub contract_number: String,
     pub contract_type: String,
     pub status: String,
-    pub vehicle_id: i64,
-    pub subject_id: i64,
-    pub make: String,
-    pub model: String,
-    /// Sealed under `subject_id`'s key.
-    pub licence_plate: Vec<u8>,
+    pub brand_id: i64,
+    pub ended_on: Option<String>,
+    pub activated_at: Option<i64>,
+    pub vehicle: Option<DashboardVehicle>,
     /// Sum of the ledger (debits positive).
     pub balance_cents: i64,
     /// Unpaid amount of overdue invoices and invoices in collection.
@@ -49,52 +49,80 @@ pub struct DashboardRow {
     pub next_amount_cents: Option<i64>,
 }
 
-/// The dashboard: every activated contract with its vehicle and money
-/// figures, in one statement (correlated sub-queries per contract use the
-/// contract indexes; no query per contract from the application).
+/// The vehicle of an activated contract on the dashboard.
+#[derive(Debug, Clone)]
+pub struct DashboardVehicle {
+    pub id: i64,
+    pub subject_id: i64,
+    pub make: String,
+    pub model: String,
+    /// Sealed under `subject_id`'s key.
+    pub licence_plate: Vec<u8>,
+}
+
+/// The dashboard: every contract the customer holds or co-holds (not
+/// pending), with the vehicle and money figures of the activated ones, in
+/// one statement. The figures are correlated sub-queries per contract on
+/// the contract indexes (covering indexes from migration 0005), evaluated
+/// only for activated contracts; nothing is queried per contract from the
+/// application.
 pub async fn dashboard(
     db: &crate::Db,
     customer_id: i64,
     account_id: i64,
 ) -> Result<Vec<DashboardRow>> {
-    let sql = format!(
-        "SELECT c.id, c.contract_number, c.contract_type, c.status, \
-         h.id, h.subject_id, h.make, h.model, h.licence_plate, \
-         CAST((SELECT COALESCE(SUM(l.amount_cents), 0) FROM ledger_entries l \
-            WHERE l.contract_id = c.id) AS BIGINT), \
-         CAST((SELECT COALESCE(SUM(i.amount_cents - i.paid_cents), 0) FROM invoices i \
-            WHERE i.contract_id = c.id AND i.status IN ('overdue', 'in_collection')) AS BIGINT), \
-         (SELECT COUNT(*) FROM invoices i \
-            WHERE i.contract_id = c.id AND i.status IN ('overdue', 'in_collection')), \
+    let sql = "SELECT c.id, c.contract_number, c.contract_type, c.status, c.brand_id, c.ended_on, \
+         a.activated_at, h.id, h.subject_id, h.make, h.model, h.licence_plate, \
+         CASE WHEN a.activated_at IS NULL THEN 0 ELSE \
+           CAST((SELECT COALESCE(SUM(l.amount_cents), 0) FROM ledger_entries l \
+             WHERE l.contract_id = c.id) AS BIGINT) END, \
+         CASE WHEN a.activated_at IS NULL THEN 0 ELSE \
+           CAST((SELECT COALESCE(SUM(i.amount_cents - i.paid_cents), 0) FROM invoices i \
+             WHERE i.contract_id = c.id AND i.status IN ('overdue', 'in_collection')) AS BIGINT) END, \
+         CASE WHEN a.activated_at IS NULL THEN 0 ELSE \
+           (SELECT COUNT(*) FROM invoices i \
+             WHERE i.contract_id = c.id AND i.status IN ('overdue', 'in_collection')) END, \
          n.due_date, n.amount_cents \
-         FROM {ACTIVATED_FROM} \
-         JOIN vehicles h ON h.id = c.vehicle_id \
-         LEFT JOIN invoices n ON n.id = (SELECT i.id FROM invoices i \
+         FROM contract_parties p \
+         JOIN contracts c ON c.id = p.contract_id \
+         LEFT JOIN contract_activations a ON a.contract_id = c.id AND a.account_id = $2 \
+         LEFT JOIN vehicles h ON h.id = c.vehicle_id AND a.activated_at IS NOT NULL \
+         LEFT JOIN invoices n ON a.activated_at IS NOT NULL AND n.id = (SELECT i.id FROM invoices i \
             WHERE i.contract_id = c.id AND i.status = 'open' ORDER BY i.due_date, i.id LIMIT 1) \
-         {ACTIVATED_WHERE} ORDER BY c.contract_number"
-    );
-    let rows = sqlx::query(&sql)
+         WHERE p.customer_id = $1 AND p.role IN ('holder', 'co_holder') AND c.status <> 'pending' \
+         ORDER BY c.contract_number";
+    let rows = sqlx::query(sql)
         .bind(customer_id)
         .bind(account_id)
         .fetch_all(db.reader())
         .await?;
     rows.iter()
         .map(|r| {
+            let vehicle_id: Option<i64> = r.try_get(7)?;
+            let vehicle = match vehicle_id {
+                Some(id) => Some(DashboardVehicle {
+                    id,
+                    subject_id: r.try_get(8)?,
+                    make: r.try_get(9)?,
+                    model: r.try_get(10)?,
+                    licence_plate: r.try_get(11)?,
+                }),
+                None => None,
+            };
             Ok(DashboardRow {
                 contract_id: r.try_get(0)?,
                 contract_number: r.try_get(1)?,
                 contract_type: r.try_get(2)?,
                 status: r.try_get(3)?,
-                vehicle_id: r.try_get(4)?,
-                subject_id: r.try_get(5)?,
-                make: r.try_get(6)?,
-                model: r.try_get(7)?,
-                licence_plate: r.try_get(8)?,
-                balance_cents: r.try_get(9)?,
-                overdue_cents: r.try_get(10)?,
-                overdue_count: r.try_get(11)?,
-                next_due_date: r.try_get(12)?,
-                next_amount_cents: r.try_get(13)?,
+                brand_id: r.try_get(4)?,
+                ended_on: r.try_get(5)?,
+                activated_at: r.try_get(6)?,
+                vehicle,
+                balance_cents: r.try_get(12)?,
+                overdue_cents: r.try_get(13)?,
+                overdue_count: r.try_get(14)?,
+                next_due_date: r.try_get(15)?,
+                next_amount_cents: r.try_get(16)?,
             })
         })
         .collect()
