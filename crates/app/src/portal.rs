@@ -449,20 +449,30 @@ pub async fn invoices(
         statuses: status.statuses(),
         contract_id,
     };
-    let (invoices, total) = repo::invoices(
-        app.db(),
-        session.customer_id,
-        session.account_id,
-        &filter,
-        PAGE_SIZE,
-        (page - 1).saturating_mul(PAGE_SIZE),
-    )
-    .await?;
+    let fetch = |page: i64| {
+        repo::invoices(
+            app.db(),
+            session.customer_id,
+            session.account_id,
+            &filter,
+            PAGE_SIZE,
+            (page - 1).saturating_mul(PAGE_SIZE),
+        )
+    };
+    let (mut invoices, total) = fetch(page).await?;
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    // A page past the end (an old link after a filter change) shows the last.
+    let page = if page > pages {
+        invoices = fetch(pages).await?.0;
+        pages
+    } else {
+        page
+    };
     Ok(InvoiceList {
         invoices,
         total,
         page,
-        pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
+        pages,
     })
 }
 

@@ -366,6 +366,15 @@ async fn invoice_list_filters_and_pages() {
         "every invoice once, newest first"
     );
 
+    // A page past the end shows the last page.
+    let r = c.client.get("/my/invoices?status=all&page=999").await;
+    assert!(r
+        .text
+        .contains(&format!("{} invoices · page {pages} of {pages}", all.len())));
+    assert!(r
+        .text
+        .contains(&format!("/my/invoices/{}\"", all.last().unwrap().0)));
+
     let paid = invoice_rows(&t, &c, &["paid"]).await;
     let r = c.client.get("/my/invoices?status=paid").await;
     assert!(r.text.contains(&format!("{} invoices", paid.len())));
