@@ -306,12 +306,19 @@ pub async fn invoices(
     let from = format!(
         "FROM {ACTIVATED_FROM} JOIN invoices i ON i.contract_id = c.id {ACTIVATED_WHERE}{conditions}"
     );
-    // The total comes with the page (a window count over the matches, before
-    // LIMIT): one statement instead of a count and a list.
+    // A count and a page: on SQLite a window count (`COUNT(*) OVER ()`) in
+    // the page's statement cost more than the two statements (it
+    // materialises every match; bench/portal: ~800 µs against ~530 µs of
+    // server CPU per invoice list).
+    let count_sql = format!("SELECT COUNT(*) {from}");
+    let count = bind_all(
+        sqlx::query(&count_sql).bind(customer_id).bind(account_id),
+        &values,
+    );
+    let total: i64 = count.fetch_one(db.reader()).await?.try_get(0)?;
     let n = values.len() + 3;
     let list_sql = format!(
-        "SELECT {INVOICE_COLUMNS}, COUNT(*) OVER () {from} \
-         ORDER BY i.due_date DESC, i.id DESC LIMIT ${n} OFFSET ${}",
+        "SELECT {INVOICE_COLUMNS} {from} ORDER BY i.due_date DESC, i.id DESC LIMIT ${n} OFFSET ${}",
         n + 1
     );
     let list = bind_all(
@@ -319,21 +326,6 @@ pub async fn invoices(
         &values,
     );
     let rows = list.bind(limit).bind(offset).fetch_all(db.reader()).await?;
-    let total: i64 = match rows.first() {
-        Some(row) => row.try_get(15)?,
-        // Past the last page (or nothing matches): count separately.
-        None if offset > 0 => {
-            let count_sql = format!("SELECT COUNT(*) {from}");
-            bind_all(
-                sqlx::query(&count_sql).bind(customer_id).bind(account_id),
-                &values,
-            )
-            .fetch_one(db.reader())
-            .await?
-            .try_get(0)?
-        }
-        None => 0,
-    };
     Ok((
         rows.iter().map(invoice_row).collect::<Result<Vec<_>>>()?,
         total,
