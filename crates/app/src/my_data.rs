@@ -1074,7 +1074,7 @@ async fn gather(app: &App, customer_id: i64, lang: Language) -> Result<Gathered,
         for (contract_id, at) in repo::activations(db, a.id).await? {
             activations.push(vec![Cell::Int(contract_id), Cell::Time(at)])?;
         }
-        for s in repo::sessions(db, a.id).await? {
+        for s in carfin_store::repo::identity::sessions_of(db, a.id).await? {
             sessions.push(vec![
                 Cell::Int(s.id),
                 Cell::code(s.state),

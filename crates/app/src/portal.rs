@@ -638,12 +638,13 @@ pub async fn schedule(
         Money::from_cents(t.monthly_instalment_cents),
     )
     .ok_or(AppError::NotFound)?;
-    let paid: std::collections::HashSet<String> = repo::contract_invoices(app.db(), contract_id)
-        .await?
-        .into_iter()
-        .filter(|i| i.kind == "instalment" && i.status == "paid")
-        .map(|i| i.due_date)
-        .collect();
+    let paid: std::collections::HashSet<String> =
+        carfin_store::repo::documents::contract_invoices(app.db(), contract_id)
+            .await?
+            .into_iter()
+            .filter(|i| i.kind == "instalment" && i.status == "paid")
+            .map(|i| i.due_date)
+            .collect();
     let today = app.clock().now().date_naive();
     let remaining_today = remaining_on(principal, start, &lines, today);
     let rows: Vec<ScheduleRow> = lines

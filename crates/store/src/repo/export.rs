@@ -416,44 +416,6 @@ pub async fn account(db: &Db, customer_id: i64) -> Result<Option<AccountRow>> {
     }))
 }
 
-/// A session, device and network still sealed (the token hash is not read).
-#[derive(Debug, Clone)]
-pub struct SessionRow {
-    pub id: i64,
-    pub account_id: i64,
-    pub state: String,
-    pub device: Vec<u8>,
-    pub network: Vec<u8>,
-    pub created_at: i64,
-    pub last_seen_at: i64,
-    pub expires_at: i64,
-}
-
-/// An account's sessions, newest first.
-pub async fn sessions(db: &Db, account_id: i64) -> Result<Vec<SessionRow>> {
-    let rows = sqlx::query(
-        "SELECT id, account_id, state, device, network, created_at, last_seen_at, expires_at \
-         FROM sessions WHERE account_id = $1 ORDER BY created_at DESC, id DESC",
-    )
-    .bind(account_id)
-    .fetch_all(db.reader())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(SessionRow {
-                id: r.try_get("id")?,
-                account_id: r.try_get("account_id")?,
-                state: r.try_get("state")?,
-                device: r.try_get("device")?,
-                network: r.try_get("network")?,
-                created_at: r.try_get("created_at")?,
-                last_seen_at: r.try_get("last_seen_at")?,
-                expires_at: r.try_get("expires_at")?,
-            })
-        })
-        .collect()
-}
-
 /// A one-time code's bookkeeping (never the code or its hash).
 #[derive(Debug, Clone)]
 pub struct CodeRow {

@@ -354,19 +354,6 @@ pub async fn invoice(
         .transpose()
 }
 
-/// Every invoice of one contract, oldest due date first.
-pub async fn contract_invoices(db: &crate::Db, contract_id: i64) -> Result<Vec<InvoiceRow>> {
-    let sql = format!(
-        "SELECT {INVOICE_COLUMNS} FROM invoices i JOIN contracts c ON c.id = i.contract_id \
-         WHERE i.contract_id = $1 ORDER BY i.due_date, i.id"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(contract_id)
-        .fetch_all(db.reader())
-        .await?;
-    rows.iter().map(invoice_row).collect()
-}
-
 /// One ledger entry with the number of the invoice it concerns.
 #[derive(Debug, Clone)]
 pub struct LedgerRow {
