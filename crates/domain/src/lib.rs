@@ -15,6 +15,8 @@
 mod macros;
 mod checks;
 
+pub mod allocation;
+pub mod calendar;
 pub mod company;
 pub mod country;
 pub mod email;
