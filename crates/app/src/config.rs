@@ -61,6 +61,7 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub dev: DevConfig,
     pub auth: AuthConfig,
+    pub payments: PaymentsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -352,6 +353,187 @@ impl Default for OutboxConfig {
     }
 }
 
+/// Online payments through Adyen Checkout (PAY-01 … PAY-05). The built-in
+/// simulator speaks the same API, so switching to Adyen is configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PaymentsConfig {
+    /// `off` (no online payment), `adyen`, or `simulator`: carfin serves an
+    /// Adyen-compatible checkout itself (`carfin demo`, tests; never in
+    /// production — anybody could "pay" there).
+    pub provider: String,
+    /// `test` or `live` (which Adyen endpoints are used).
+    pub environment: String,
+    /// The live endpoint prefix from the Adyen Customer Area (live only).
+    pub live_url_prefix: String,
+    /// The Checkout API base URL; empty: derived from the provider and
+    /// environment (the simulator: `server.public_url` +
+    /// `/simulator/adyen/checkout/v71`).
+    pub checkout_url: String,
+    /// Checkout API key (`X-API-Key`).
+    pub api_key: Secret,
+    /// The Adyen merchant account.
+    pub merchant_account: String,
+    /// The notification HMAC key, hex, as shown in the Customer Area.
+    pub hmac_key: Secret,
+    /// HTTP Basic user name the webhook requires (empty: none).
+    pub webhook_username: String,
+    /// HTTP Basic password the webhook requires.
+    pub webhook_password: Secret,
+    /// Working days between authorisation and booking (PAY-03).
+    pub settlement_days: u32,
+    /// Seconds a call to the provider may take (PAY-04).
+    pub timeout_secs: u64,
+    /// Minutes a checkout session stays open.
+    pub session_minutes: i64,
+}
+
+impl Default for PaymentsConfig {
+    fn default() -> Self {
+        PaymentsConfig {
+            provider: "off".into(),
+            environment: "test".into(),
+            live_url_prefix: String::new(),
+            checkout_url: String::new(),
+            api_key: Secret::default(),
+            merchant_account: String::new(),
+            hmac_key: Secret::default(),
+            webhook_username: String::new(),
+            webhook_password: Secret::default(),
+            settlement_days: 2,
+            timeout_secs: 10,
+            session_minutes: 60,
+        }
+    }
+}
+
+impl PaymentsConfig {
+    /// Whether customers can pay online.
+    pub fn enabled(&self) -> bool {
+        self.provider != "off"
+    }
+
+    /// Whether carfin serves the provider simulator.
+    pub fn simulator(&self) -> bool {
+        self.provider == "simulator"
+    }
+
+    /// The Checkout API base URL (no trailing slash).
+    pub fn checkout_base(&self, public_url: &str) -> String {
+        let configured = self.checkout_url.trim().trim_end_matches('/');
+        if !configured.is_empty() {
+            return configured.to_string();
+        }
+        if self.simulator() {
+            return format!(
+                "{}/simulator/adyen/checkout/v71",
+                public_url.trim_end_matches('/')
+            );
+        }
+        if self.environment == "live" {
+            format!(
+                "https://{}-checkout-live.adyenpayments.com/checkout/v71",
+                self.live_url_prefix.trim()
+            )
+        } else {
+            "https://checkout-test.adyen.com/v71".to_string()
+        }
+    }
+
+    /// Origins of the provider's hosted payment pages, which the portal's
+    /// pay forms are redirected to (`form-action` of the content security
+    /// policy); empty for the simulator, which is this origin.
+    pub fn hosted_page_origins(&self) -> &'static [&'static str] {
+        match (self.provider.as_str(), self.environment.as_str()) {
+            ("adyen", "live") => &[
+                "https://checkoutshopper-live.adyen.com",
+                "https://checkoutshopper-live-us.adyen.com",
+                "https://checkoutshopper-live-au.adyen.com",
+                "https://checkoutshopper-live-apse.adyen.com",
+                "https://checkoutshopper-live-in.adyen.com",
+            ],
+            ("adyen", _) => &["https://checkoutshopper-test.adyen.com"],
+            _ => &[],
+        }
+    }
+
+    /// The HMAC key's bytes (validated at start).
+    pub fn hmac_key_bytes(&self) -> Option<Vec<u8>> {
+        let key = self.hmac_key.expose().trim();
+        if key.is_empty() || key.len() % 2 != 0 {
+            return None;
+        }
+        hex::decode(key).ok()
+    }
+}
+
+impl PaymentsConfig {
+    fn validate(&self, problem: &mut impl FnMut(&str, &str)) {
+        if !["off", "adyen", "simulator"].contains(&self.provider.as_str()) {
+            problem("payments.provider", "expected off, adyen or simulator");
+        }
+        if !["test", "live"].contains(&self.environment.as_str()) {
+            problem("payments.environment", "expected test or live");
+        }
+        let prefix = self.live_url_prefix.trim();
+        if self.environment == "live"
+            && self.provider == "adyen"
+            && self.checkout_url.trim().is_empty()
+            && (prefix.is_empty()
+                || !prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            problem(
+                "payments.live_url_prefix",
+                "the live environment needs the prefix from the Customer Area (letters, digits, dashes)",
+            );
+        }
+        let url = self.checkout_url.trim();
+        if !(url.is_empty() || url.starts_with("https://") || url.starts_with("http://")) {
+            problem(
+                "payments.checkout_url",
+                "expected an http:// or https:// URL",
+            );
+        }
+        if self.enabled() {
+            if self.hmac_key_bytes().is_none_or(|k| k.len() < 16) {
+                problem(
+                    "payments.hmac_key",
+                    "expected the HMAC key in hex (at least 32 hex digits)",
+                );
+            }
+            if self.merchant_account.trim().is_empty() {
+                problem(
+                    "payments.merchant_account",
+                    "is required for online payment",
+                );
+            }
+            if self.api_key.is_empty() {
+                problem("payments.api_key", "is required for online payment");
+            }
+        }
+        if self.webhook_username.contains(':') {
+            problem("payments.webhook_username", "must not contain ':'");
+        }
+        if !self.webhook_username.is_empty() && self.webhook_password.is_empty() {
+            problem(
+                "payments.webhook_password",
+                "is required when payments.webhook_username is set",
+            );
+        }
+        if self.settlement_days > 30 {
+            problem("payments.settlement_days", "expected 0 to 30");
+        }
+        if !(1..=120).contains(&self.timeout_secs) {
+            problem("payments.timeout_secs", "expected 1 to 120");
+        }
+        if !(5..=1440).contains(&self.session_minutes) {
+            problem("payments.session_minutes", "expected 5 to 1440");
+        }
+    }
+}
+
 /// Development aids; all off in production.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -435,6 +617,18 @@ pub const KEYS: &[Key] = &[
     Key { name: "outbox.max_attempts", env: "CARFIN_OUTBOX_MAX_ATTEMPTS", secret: false, set: |c, v| { c.outbox.max_attempts = parse_num(v)?; Ok(()) } },
     Key { name: "outbox.batch_size", env: "CARFIN_OUTBOX_BATCH_SIZE", secret: false, set: |c, v| { c.outbox.batch_size = parse_num(v)?; Ok(()) } },
     Key { name: "outbox.poll_secs", env: "CARFIN_OUTBOX_POLL_SECS", secret: false, set: |c, v| { c.outbox.poll_secs = parse_num(v)?; Ok(()) } },
+    Key { name: "payments.provider", env: "CARFIN_PAYMENTS_PROVIDER", secret: false, set: |c, v| { c.payments.provider = v.trim().to_ascii_lowercase(); Ok(()) } },
+    Key { name: "payments.environment", env: "CARFIN_ADYEN_ENVIRONMENT", secret: false, set: |c, v| { c.payments.environment = v.trim().to_ascii_lowercase(); Ok(()) } },
+    Key { name: "payments.live_url_prefix", env: "CARFIN_ADYEN_LIVE_URL_PREFIX", secret: false, set: |c, v| { c.payments.live_url_prefix = v.trim().into(); Ok(()) } },
+    Key { name: "payments.checkout_url", env: "CARFIN_ADYEN_CHECKOUT_URL", secret: false, set: |c, v| { c.payments.checkout_url = v.trim().into(); Ok(()) } },
+    Key { name: "payments.api_key", env: "CARFIN_ADYEN_API_KEY", secret: true, set: |c, v| { c.payments.api_key = Secret::new(v.trim()); Ok(()) } },
+    Key { name: "payments.merchant_account", env: "CARFIN_ADYEN_MERCHANT_ACCOUNT", secret: false, set: |c, v| { c.payments.merchant_account = v.trim().into(); Ok(()) } },
+    Key { name: "payments.hmac_key", env: "CARFIN_ADYEN_HMAC_KEY", secret: true, set: |c, v| { c.payments.hmac_key = Secret::new(v.trim()); Ok(()) } },
+    Key { name: "payments.webhook_username", env: "CARFIN_ADYEN_WEBHOOK_USERNAME", secret: false, set: |c, v| { c.payments.webhook_username = v.into(); Ok(()) } },
+    Key { name: "payments.webhook_password", env: "CARFIN_ADYEN_WEBHOOK_PASSWORD", secret: true, set: |c, v| { c.payments.webhook_password = Secret::new(v); Ok(()) } },
+    Key { name: "payments.settlement_days", env: "CARFIN_PAYMENTS_SETTLEMENT_DAYS", secret: false, set: |c, v| { c.payments.settlement_days = parse_num(v)?; Ok(()) } },
+    Key { name: "payments.timeout_secs", env: "CARFIN_ADYEN_TIMEOUT_SECS", secret: false, set: |c, v| { c.payments.timeout_secs = parse_num(v)?; Ok(()) } },
+    Key { name: "payments.session_minutes", env: "CARFIN_ADYEN_SESSION_MINUTES", secret: false, set: |c, v| { c.payments.session_minutes = parse_num(v)?; Ok(()) } },
     Key { name: "dev.outbox", env: "CARFIN_DEV_OUTBOX", secret: false, set: |c, v| { c.dev.outbox = parse_bool(v)?; Ok(()) } },
 ];
 
@@ -706,6 +900,7 @@ impl Config {
         if !(1..=3600).contains(&self.outbox.poll_secs) {
             problem("outbox.poll_secs", "expected 1 to 3600");
         }
+        self.payments.validate(&mut problem);
         problems
     }
 

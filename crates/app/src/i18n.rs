@@ -34,6 +34,8 @@ const PARTS: &[Part] = &[
     part!("portal/"),
     part!("documents/"),
     part!("privacy/"),
+    part!("payments/"),
+    part!("simulator/"),
 ];
 
 /// One language's messages.

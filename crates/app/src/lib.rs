@@ -18,6 +18,7 @@ pub mod invoices;
 pub mod messages;
 pub mod my_data;
 pub mod outbox;
+pub mod payments;
 pub mod portal;
 pub mod portal_pdf;
 pub mod privacy;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 mod audit;
 mod keys;
+mod payments;
 mod seed;
 
 /// mimalloc instead of the system allocator: the bulk paths (seed, imports)
@@ -72,6 +73,11 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
+    /// Payments: the provider's settlement reports and reconciliation (PAY-06).
+    Payments {
+        #[command(subcommand)]
+        command: payments::PaymentsCommand,
+    },
     /// Privacy: the processing register (needs no database).
     Privacy {
         #[command(subcommand)]
@@ -104,6 +110,9 @@ enum RegisterFormat {
 /// Demo key files, generated in the data directory on first use.
 const DEMO_MASTER_KEY: &str = "demo-master.key";
 const DEMO_BLIND_INDEX_KEY: &str = "demo-blind-index.key";
+/// The demo's notification HMAC key for the payment simulator, unless
+/// `CARFIN_ADYEN_HMAC_KEY` gives one (PAY-05).
+const DEMO_ADYEN_HMAC_KEY: &str = "demo-adyen-hmac.key";
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
@@ -157,6 +166,24 @@ async fn run(cli: Cli) -> Result<()> {
         if serving_demo {
             c.dev.outbox = true;
         }
+        // The demo pays through the built-in Adyen simulator (PAY-05),
+        // unless a provider is configured.
+        if serving_demo && !c.payments.enabled() {
+            c.payments.provider = "simulator".into();
+            if c.payments.api_key.expose().is_empty() {
+                c.payments.api_key = carfin_app::config::Secret::new("demo-api-key");
+            }
+            if c.payments.merchant_account.is_empty() {
+                c.payments.merchant_account = "CarfinDemo".into();
+            }
+            if c.payments.hmac_key.expose().is_empty() {
+                if let Some(dir) = &c.data_dir {
+                    if let Ok(key) = std::fs::read_to_string(dir.join(DEMO_ADYEN_HMAC_KEY)) {
+                        c.payments.hmac_key = carfin_app::config::Secret::new(key.trim());
+                    }
+                }
+            }
+        }
         // Keys not configured: use the demo keys of the data directory, if any.
         if let Some(dir) = c.data_dir.clone() {
             let none = c.keys.master_key.is_none() && c.keys.master_key_file.is_none();
@@ -208,6 +235,17 @@ async fn run(cli: Cli) -> Result<()> {
                 "demo outbox (every e-mail and SMS): http://{}/dev/outbox",
                 app.config().server.listen
             );
+            if app.config().payments.simulator() {
+                println!(
+                    "demo payments: Adyen simulator at http://{}/simulator/adyen, notifications signed with {}",
+                    app.config().server.listen,
+                    if std::env::var_os("CARFIN_ADYEN_HMAC_KEY").is_some() {
+                        "CARFIN_ADYEN_HMAC_KEY".to_string()
+                    } else {
+                        format!("the key in {DEMO_ADYEN_HMAC_KEY} of the data directory")
+                    }
+                );
+            }
             println!("carfin demo: http://{}", app.config().server.listen);
             serve(app).await
         }
@@ -231,6 +269,12 @@ async fn run(cli: Cli) -> Result<()> {
             result
         }
         Command::Audit { command } => audit::run(App::build(config, clock).await?, command).await,
+        Command::Payments { command } => {
+            let app = App::build(config, clock).await?;
+            let result = payments::run(&app, command).await;
+            app.close().await;
+            result
+        }
         Command::Privacy { command } => privacy(&command),
     }
 }
@@ -273,12 +317,16 @@ async fn serve(app: App) -> Result<()> {
     let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
     // The outbox worker stops on the same signal as the jobs (OPS-05).
     let outbox = carfin_app::outbox::spawn_worker(app.clone(), jobs_stopped.clone());
+    // Payment notifications left behind by a crash or an error (PAY-02).
+    let notifications =
+        carfin_app::payments::notifications::spawn_worker(app.clone(), jobs_stopped.clone());
     let jobs = carfin_jobs::spawn(app.clone(), jobs_stopped);
     carfin_web::serve(app.clone(), listener, shutdown_signal()).await?;
     tracing::info!("http server stopped; stopping jobs");
     let _ = stop_jobs.send(true);
     let _ = jobs.await;
     let _ = outbox.await;
+    let _ = notifications.await;
     app.close().await;
     tracing::info!("shutdown complete");
     Ok(())
@@ -325,7 +373,7 @@ fn init_logging(config: &Config) {
 
 /// Generates the demo keys in the data directory if they are not there.
 fn ensure_demo_keys(dir: &Path) -> Result<()> {
-    for name in [DEMO_MASTER_KEY, DEMO_BLIND_INDEX_KEY] {
+    for name in [DEMO_MASTER_KEY, DEMO_BLIND_INDEX_KEY, DEMO_ADYEN_HMAC_KEY] {
         let path = dir.join(name);
         if !path.exists() {
             write_private(&path, &carfin_store::crypto::generate_key_hex())?;

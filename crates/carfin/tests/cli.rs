@@ -128,17 +128,68 @@ fn http_get(port: u16, path: &str) -> Option<String> {
     Some(response)
 }
 
+fn http_post_json(port: u16, path: &str, body: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
+}
+
+/// A notification request with one AUTHORISATION item, signed with `key`.
+fn signed_notification(key: &str) -> String {
+    use carfin_app::payments::adyen::{
+        Amount, NotificationItem, NotificationItemWrapper, NotificationRequest,
+    };
+    let mut item = NotificationItem {
+        psp_reference: "DEMO4Q2WJ8ZK7N3X".into(),
+        merchant_account_code: "CarfinDemo".into(),
+        merchant_reference: "no-such-payment".into(),
+        amount: Some(Amount {
+            currency: "EUR".into(),
+            value: Some(12_345),
+        }),
+        event_code: "AUTHORISATION".into(),
+        success: "true".into(),
+        ..Default::default()
+    };
+    item.sign(&hex_decode(key));
+    serde_json::to_string(&NotificationRequest {
+        live: "false".into(),
+        items: vec![NotificationItemWrapper { item }],
+    })
+    .unwrap()
+}
+
+fn hex_decode(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 // OPS-01, OPS-05: `carfin demo` creates the database, loads demo data,
 // serves the Dutch landing page, and shuts down gracefully on SIGTERM.
+// PAY-05: the demo, started with CARFIN_ADYEN_HMAC_KEY, pays through its
+// simulator and accepts notifications signed with that key (and no other).
 #[test]
 fn demo_serves_and_shuts_down_gracefully() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
+    let hmac_key = "8D6B4C2A0E1F3A5B7C9D1E2F3A4B5C6D7E8F9A0B1C2D3E4F5A6B7C8D9E0F1A2B";
     let child = Command::new(env!("CARGO_BIN_EXE_carfin"))
         .args(["demo", "--listen", &listen, "--data-dir"])
         .arg(dir.path())
         .env_remove("CARFIN_DATABASE_URL")
+        .env("CARFIN_ADYEN_HMAC_KEY", hmac_key)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -160,6 +211,12 @@ fn demo_serves_and_shuts_down_gracefully() {
     assert!(home.contains("Carfin Lease"));
     let ready = http_get(port, "/readyz").unwrap();
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    let accepted = http_post_json(port, "/webhooks/adyen", &signed_notification(hmac_key)).unwrap();
+    assert!(accepted.starts_with("HTTP/1.1 200"), "{accepted}");
+    assert!(accepted.ends_with("[accepted]"), "{accepted}");
+    let other_key = "0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF";
+    let refused = http_post_json(port, "/webhooks/adyen", &signed_notification(other_key)).unwrap();
+    assert!(refused.starts_with("HTTP/1.1 401"), "{refused}");
 
     let pid = child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
@@ -169,6 +226,11 @@ fn demo_serves_and_shuts_down_gracefully() {
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("demo data loaded: 60 customers"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("demo payments: Adyen simulator")
+            && stdout.contains("CARFIN_ADYEN_HMAC_KEY"),
         "{stdout}"
     );
     let logs = text(&out.stderr);

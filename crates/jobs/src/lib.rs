@@ -34,6 +34,12 @@ pub const JOBS: &[Job] = &[
         name: "close_expired_accounts",
         every_secs: 24 * 3600,
     },
+    // PAY-03: authorised payments are booked on their booking day;
+    // checkout sessions that ended unused expire.
+    Job {
+        name: "book_payments",
+        every_secs: 900,
+    },
     // ACC-06: expired sessions and old throttle rows are deleted.
     Job {
         name: "prune_sessions",
@@ -98,6 +104,12 @@ pub async fn run_if_due(app: &App, job: &Job, holder: &str) -> Result<bool, carf
         "close_expired_accounts" => carfin_app::identity::account::close_expired(app)
             .await
             .map(|r| format!("{} notified, {} closed", r.notified, r.closed)),
+        "book_payments" => carfin_app::payments::booking::book_due(app).await.map(|r| {
+            format!(
+                "{} payments booked, {} sessions expired",
+                r.booked, r.expired
+            )
+        }),
         "prune_sessions" => carfin_app::identity::session::prune(app)
             .await
             .map(|n| format!("{n} sessions ended")),

@@ -45,9 +45,12 @@ pub const FORM_LIMIT: usize = 64 * 1024;
 /// Path prefixes exempt from the CSRF check. Each entry must authenticate
 /// its requests another way and must never rely on a browser's cookies.
 ///
-/// Empty for now. The payment provider's notification webhook will be added
-/// here; it authenticates every notification with an HMAC (SECURITY 10).
-pub const EXEMPT_PATHS: &[&str] = &[];
+/// * `/webhooks/adyen`: the payment provider's notifications, each
+///   authenticated by its HMAC signature (and optionally HTTP Basic) (PAY-02);
+/// * `/simulator/adyen/checkout/`: the simulator's server-to-server Checkout
+///   API, authenticated by the API key like Adyen's (PAY-05; only served
+///   when `payments.provider = "simulator"`).
+pub const EXEMPT_PATHS: &[&str] = &["/webhooks/adyen", "/simulator/adyen/checkout/"];
 
 /// The CSRF cookie's name for this configuration.
 pub fn cookie_name(secure_cookies: bool) -> &'static str {

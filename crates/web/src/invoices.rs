@@ -11,6 +11,8 @@ use crate::state::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
+use carfin_app::identity::session::Session;
+use carfin_app::payments;
 use carfin_app::portal::{self, InvoiceRow, InvoiceView, StatusFilter};
 use carfin_app::portal_pdf::{kind_code, status_code};
 use serde::Deserialize;
@@ -29,6 +31,12 @@ pub struct InvoiceLine {
     /// The status needs attention (overdue, in collection): the page marks
     /// it with an icon and text, not colour alone.
     pub attention: bool,
+    /// It can be selected for payment online (PAY-01, COL-05).
+    pub payable: bool,
+    /// The checkbox is ticked (the selection shown again after a refusal).
+    pub selected: bool,
+    /// A payment in progress includes it: (payment id, what it says).
+    pub payment: Option<(i64, &'static str)>,
 }
 
 fn line(ctx: &PageContext, i: &InvoiceRow) -> InvoiceLine {
@@ -42,7 +50,33 @@ fn line(ctx: &PageContext, i: &InvoiceRow) -> InvoiceLine {
         outstanding: ctx.money(&(i.amount_cents - i.paid_cents)),
         status: ctx.t(&format!("portal.invoice_status.{}", status_code(&i.status))),
         attention: matches!(i.status.as_str(), "overdue" | "in_collection"),
+        payable: matches!(i.status.as_str(), "open" | "overdue" | "in_collection")
+            && i.amount_cents > i.paid_cents,
+        selected: false,
+        payment: None,
     }
+}
+
+/// Marks the lines that a payment in progress includes: no checkbox, a
+/// "being processed" note with a link instead.
+async fn mark_payments(
+    state: &AppState,
+    ctx: &PageContext,
+    lines: &mut [InvoiceLine],
+) -> Result<(), WebError> {
+    let ids: Vec<i64> = lines.iter().filter(|l| l.payable).map(|l| l.id).collect();
+    for (invoice, payment, status) in payments::in_progress(state.app(), &ids).await? {
+        if let Some(l) = lines.iter_mut().find(|l| l.id == invoice) {
+            let key = if status == "authorised" {
+                "payments.invoice.being_processed"
+            } else {
+                "payments.invoice.in_progress"
+            };
+            l.payment = Some((payment, ctx.t(key)));
+            l.payable = false;
+        }
+    }
+    Ok(())
 }
 
 /// A choice of the status filter.
@@ -72,6 +106,16 @@ struct InvoicesPage {
     pages: Vec<PageLink>,
     previous: Option<String>,
     next: Option<String>,
+    /// Online payment is available.
+    payments_on: bool,
+    /// Why the last "pay" was refused (a message key).
+    error: Option<&'static str>,
+}
+
+impl InvoicesPage {
+    fn any_payable(&self) -> bool {
+        self.payments_on && self.invoices.iter().any(|i| i.payable)
+    }
 }
 
 /// Query of the invoice list.
@@ -101,10 +145,49 @@ pub async fn list(
     Customer(session): Customer,
     Query(query): Query<ListQuery>,
 ) -> Result<Response, WebError> {
+    list_page(state, ctx, session, query, &[], None).await
+}
+
+/// The invoices to pay again, after a refused "pay": the selection kept
+/// and the reason at the top.
+pub async fn payable_page(
+    state: AppState,
+    ctx: PageContext,
+    session: Session,
+    selected: &[i64],
+    error: Option<String>,
+) -> Result<Response, WebError> {
+    let query = ListQuery {
+        status: Some("unpaid".into()),
+        contract: None,
+        page: None,
+    };
+    let response = list_page(state, ctx, session, query, selected, error).await?;
+    let (mut parts, body) = response.into_parts();
+    parts.status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+    Ok(Response::from_parts(parts, body))
+}
+
+async fn list_page(
+    state: AppState,
+    ctx: PageContext,
+    session: Session,
+    query: ListQuery,
+    selected: &[i64],
+    error: Option<String>,
+) -> Result<Response, WebError> {
     let status = StatusFilter::parse(query.status.as_deref().unwrap_or("all"));
     let page = query.page.unwrap_or(1).max(1);
     let list = portal::invoices(state.app(), &session, status, query.contract, page).await?;
-    let invoices = list.invoices.iter().map(|i| line(&ctx, i)).collect();
+    let mut invoices: Vec<InvoiceLine> = list.invoices.iter().map(|i| line(&ctx, i)).collect();
+    let payments_on = state.app().config().payments.enabled();
+    if payments_on {
+        mark_payments(&state, &ctx, &mut invoices).await?;
+    }
+    for l in &mut invoices {
+        l.selected = l.payable && selected.contains(&l.id);
+    }
+    let error = error.map(|key| ctx.t(&key));
     let filters = StatusFilter::ALL
         .into_iter()
         .map(|f| FilterChoice {
@@ -133,7 +216,7 @@ pub async fn list(
         .collect();
     let previous = (list.page > 1).then(|| list_href(status, query.contract, list.page - 1));
     let next = (list.page < list.pages).then(|| list_href(status, query.contract, list.page + 1));
-    render(&InvoicesPage {
+    let response = render(&InvoicesPage {
         ctx,
         invoices,
         filters,
@@ -142,7 +225,10 @@ pub async fn list(
         pages,
         previous,
         next,
-    })
+        payments_on,
+        error,
+    })?;
+    Ok(crate::payments::allow_hosted_page(&state, response))
 }
 
 /// An invoice's page as shown.
@@ -201,6 +287,10 @@ struct InvoicePage {
     ctx: PageContext,
     invoice: InvoiceDetails,
     instructions: String,
+    /// "Pay now" is offered (PAY-01).
+    payable: bool,
+    /// A payment in progress includes the invoice: (payment id, note).
+    payment: Option<(i64, &'static str)>,
 }
 
 /// The payment instructions, with the reference in the country's format.
@@ -225,13 +315,23 @@ pub async fn show(
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
     let view = portal::invoice(state.app(), &session, id).await?;
+    let mut lines = vec![line(&ctx, &view.invoice)];
+    if state.app().config().payments.enabled() {
+        mark_payments(&state, &ctx, &mut lines).await?;
+    } else {
+        lines[0].payable = false;
+    }
     let invoice = details(&ctx, &view);
     let instructions = instructions(&ctx, &invoice);
-    render(&InvoicePage {
+    let [line] = <[InvoiceLine; 1]>::try_from(lines).map_err(|_| WebError::Internal)?;
+    let response = render(&InvoicePage {
         ctx,
         invoice,
         instructions,
-    })
+        payable: line.payable,
+        payment: line.payment,
+    })?;
+    Ok(crate::payments::allow_hosted_page(&state, response))
 }
 
 /// `GET /my/invoices/{id}/invoice.pdf` (CON-03): the invoice as a PDF.

@@ -31,8 +31,10 @@ pub mod metrics;
 pub mod my_privacy;
 pub mod ops;
 pub mod pages;
+pub mod payments;
 pub mod portal;
 pub mod session;
+pub mod simulator;
 pub mod state;
 
 pub use client_addr::ClientAddr;
@@ -57,6 +59,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub fn router(app: App) -> Router {
     let timeout = Duration::from_secs(app.config().server.request_timeout_secs.max(1));
     let dev_outbox = app.config().dev.outbox;
+    let simulator = app.config().payments.simulator();
     let state = AppState::new(app);
     let mut routes = Router::new()
         .route("/", get(pages::index))
@@ -141,6 +144,12 @@ pub fn router(app: App) -> Router {
     routes = routes.merge(my_privacy::routes());
     // Documents on request (SRV-05).
     routes = routes.merge(documents::routes());
+    // Paying invoices online and the provider's webhook (PAY-01 … PAY-04).
+    routes = routes.merge(payments::routes());
+    if simulator {
+        // The Adyen-compatible provider simulator (PAY-05): demo and tests only.
+        routes = routes.merge(simulator::routes(&state));
+    }
     if dev_outbox {
         // `carfin demo` only: every e-mail and SMS, readable in the browser.
         routes = routes.merge(dev::routes());

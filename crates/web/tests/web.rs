@@ -751,3 +751,9 @@ mod portal;
 
 #[path = "web/documents.rs"]
 mod documents;
+
+#[path = "web/payments.rs"]
+mod payments;
+
+#[path = "web/simulator.rs"]
+mod simulator;

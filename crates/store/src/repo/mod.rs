@@ -9,7 +9,9 @@ pub mod finance;
 pub mod identity;
 pub mod jobs;
 pub mod outbox;
+pub mod payments;
 pub mod portal;
+pub mod settlements;
 
 use sqlx::any::AnyArguments;
 use sqlx::Arguments;
@@ -91,6 +93,8 @@ pub struct Insert {
     table: &'static str,
     columns: &'static [&'static str],
     values: Vec<SqlValue>,
+    /// `(columns)` of a unique key whose conflicts are ignored.
+    ignore_conflicts_on: Option<&'static str>,
 }
 
 impl Insert {
@@ -100,7 +104,16 @@ impl Insert {
             table,
             columns,
             values: Vec::new(),
+            ignore_conflicts_on: None,
         }
+    }
+
+    /// Rows whose `key` (a parenthesised column list of a unique index)
+    /// is already stored are skipped (`ON CONFLICT … DO NOTHING`, on both
+    /// engines); [`Insert::execute`] then counts only the rows stored.
+    pub fn ignore_conflicts(mut self, key: &'static str) -> Insert {
+        self.ignore_conflicts_on = Some(key);
+        self
     }
 
     /// Adds a row; its values must follow the column order.
@@ -183,6 +196,11 @@ impl Insert {
                 }
             }
             sql.push(')');
+        }
+        if let Some(key) = self.ignore_conflicts_on {
+            sql.push_str(" ON CONFLICT ");
+            sql.push_str(key);
+            sql.push_str(" DO NOTHING");
         }
         sql
     }
