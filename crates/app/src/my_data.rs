@@ -355,6 +355,9 @@ impl Cell {
     fn code(v: impl Into<String>) -> Cell {
         Cell::Code(v.into())
     }
+    fn opt_code(v: Option<String>) -> Cell {
+        v.map_or(Cell::Null, Cell::Code)
+    }
 
     fn json(&self) -> Value {
         match self {
@@ -521,9 +524,9 @@ impl Section {
 
 /// Columns left out of the human-readable reports (still in JSON and CSV):
 /// internal ids (a record's own id; the entity, brand and dealer, which
-/// the reports name), the audit sequence and request ids, the HTML copy of
-/// e-mails (the text copy is shown) and the register id of a recipient
-/// (its name is shown).
+/// the reports name; a settlement report's id), the audit sequence and
+/// request ids, the HTML copy of e-mails (the text copy is shown) and the
+/// register id of a recipient (its name is shown).
 const NOT_IN_REPORTS: &[(&str, &str)] = &[
     ("*", "id"),
     ("*", "entity_id"),
@@ -534,9 +537,18 @@ const NOT_IN_REPORTS: &[(&str, &str)] = &[
     ("*", "request_id"),
     ("messages", "body_html"),
     ("disclosures", "recipient"),
+    ("settlement_lines", "report_id"),
 ];
 
+/// Own ids the reports do show: a payment's id is the reference sent to
+/// the payment provider (the `merchant_reference` of its notifications and
+/// settlement lines), and the other payment sections point to it.
+const IDS_IN_REPORTS: &[&str] = &["payments"];
+
 fn in_reports(section: &str, column: &str) -> bool {
+    if column == "id" && IDS_IN_REPORTS.contains(&section) {
+        return true;
+    }
     !NOT_IN_REPORTS
         .iter()
         .any(|(s, c)| (*s == "*" || *s == section) && *c == column)
@@ -544,13 +556,15 @@ fn in_reports(section: &str, column: &str) -> bool {
 
 /// The reports show the record a link column points to by what people
 /// know it by: a contract by its number, an invoice by its number, a
-/// vehicle by its plate.
-fn report_label(column: &str) -> String {
-    let shown = match column {
-        "contract_id" => "contract_number",
-        "invoice_id" => "invoice_number",
-        "vehicle_id" => "licence_plate",
-        other => other,
+/// vehicle by its plate; a payment's own id under the same label as the
+/// `payment_id` that points to it.
+fn report_label(section: &str, column: &str) -> String {
+    let shown = match (section, column) {
+        ("payments", "id") => "payment_id",
+        (_, "contract_id") => "contract_number",
+        (_, "invoice_id") => "invoice_number",
+        (_, "vehicle_id") => "licence_plate",
+        (_, other) => other,
     };
     format!("privacy.col.{shown}")
 }
@@ -691,6 +705,76 @@ const LEDGER: &[&str] = &[
     "kind",
     "amount_cents",
     "created_at",
+];
+const PAYMENTS: &[&str] = &[
+    "id",
+    "entity_id",
+    "created_at",
+    "amount_cents",
+    "currency",
+    "status",
+    "language",
+    "payment_method",
+    "psp_reference",
+    "session_id",
+    "session_url",
+    "session_expires_at",
+    "provider_error",
+    "authorised_cents",
+    "authorised_at",
+    "refusal_reason",
+    "book_on",
+    "booked_at",
+    "ended_at",
+    "updated_at",
+];
+const PAYMENT_INVOICES: &[&str] = &[
+    "payment_id",
+    "invoice_id",
+    "requested_cents",
+    "booked_cents",
+];
+const NOTIFICATIONS: &[&str] = &[
+    "id",
+    "payment_id",
+    "event_code",
+    "success",
+    "event_date",
+    "psp_reference",
+    "original_reference",
+    "merchant_reference",
+    "merchant_account",
+    "amount_cents",
+    "currency",
+    "payment_method",
+    "reason",
+    "live",
+    "received_at",
+    "claimed_until",
+    "attempts",
+    "processed_at",
+    "outcome",
+    "needs_review",
+];
+const SETTLEMENT_LINES: &[&str] = &[
+    "id",
+    "report_id",
+    "line_no",
+    "booked_at",
+    "record_type",
+    "psp_reference",
+    "merchant_reference",
+    "modification_reference",
+    "merchant_account",
+    "payment_method",
+    "gross_currency",
+    "gross_debit_cents",
+    "gross_credit_cents",
+    "net_currency",
+    "net_debit_cents",
+    "net_credit_cents",
+    "commission_cents",
+    "batch_number",
 ];
 const ACCOUNT: &[&str] = &[
     "id",
@@ -1033,6 +1117,107 @@ async fn gather(app: &App, customer_id: i64, lang: Language) -> Result<Gathered,
         ])?;
     }
     sections.push(ledger);
+
+    // Online payments (PAY-01 … PAY-06), whatever contract their invoices
+    // belong to: the customer made them in the portal. With the invoices
+    // each pays, the provider's notifications about them and the lines of
+    // its settlement reports that name them (by our reference, the
+    // payment's id, or by the provider's).
+    let payment_rows = repo::payments(db, customer_id).await?;
+    let payment_ids: Vec<i64> = payment_rows.iter().map(|p| p.id).collect();
+    let psp_references: Vec<String> = payment_rows
+        .iter()
+        .filter_map(|p| p.psp_reference.clone())
+        .collect();
+    let mut payments = Section::new("payments", PAYMENTS);
+    for p in payment_rows {
+        payments.push(vec![
+            Cell::Int(p.id),
+            Cell::Int(p.entity_id),
+            Cell::Time(p.created_at),
+            Cell::Money(p.amount_cents),
+            Cell::code(p.currency),
+            Cell::code(p.status),
+            Cell::code(p.language),
+            Cell::opt_code(p.payment_method),
+            Cell::opt_text(p.psp_reference),
+            Cell::opt_text(p.session_id),
+            Cell::opt_text(p.session_url),
+            Cell::opt_time(p.session_expires_at),
+            Cell::opt_text(p.provider_error),
+            Cell::opt_money(p.authorised_cents),
+            Cell::opt_time(p.authorised_at),
+            Cell::opt_text(p.refusal_reason),
+            Cell::opt_date(p.book_on),
+            Cell::opt_time(p.booked_at),
+            Cell::opt_time(p.ended_at),
+            Cell::Time(p.updated_at),
+        ])?;
+    }
+    sections.push(payments);
+
+    let mut paid_invoices = Section::new("payment_invoices", PAYMENT_INVOICES);
+    for i in repo::payment_invoices(db, &payment_ids).await? {
+        paid_invoices.push(vec![
+            Cell::Int(i.payment_id),
+            Cell::Int(i.invoice_id),
+            Cell::Money(i.requested_cents),
+            Cell::Money(i.booked_cents),
+        ])?;
+    }
+    sections.push(paid_invoices);
+
+    let mut notifications = Section::new("payment_notifications", NOTIFICATIONS);
+    for n in repo::payment_notifications(db, &payment_ids).await? {
+        notifications.push(vec![
+            Cell::Int(n.id),
+            Cell::opt_int(n.payment_id),
+            Cell::code(n.event_code),
+            Cell::Bool(n.success),
+            Cell::text(n.event_date),
+            Cell::text(n.psp_reference),
+            Cell::text(n.original_reference),
+            Cell::text(n.merchant_reference),
+            Cell::text(n.merchant_account),
+            Cell::opt_money(n.amount_value),
+            Cell::code(n.currency),
+            Cell::code(n.payment_method),
+            Cell::text(n.reason),
+            Cell::Bool(n.live),
+            Cell::Time(n.received_at),
+            Cell::opt_time(n.claimed_until),
+            Cell::Int(n.attempts),
+            Cell::opt_time(n.processed_at),
+            Cell::opt_code(n.outcome),
+            Cell::Bool(n.needs_review),
+        ])?;
+    }
+    sections.push(notifications);
+
+    let mut settlement = Section::new("settlement_lines", SETTLEMENT_LINES);
+    for l in repo::settlement_lines(db, &payment_ids, &psp_references).await? {
+        settlement.push(vec![
+            Cell::Int(l.id),
+            Cell::Int(l.report_id),
+            Cell::Int(l.line_no),
+            Cell::text(l.booked_at),
+            Cell::code(l.record_type),
+            Cell::text(l.psp_reference),
+            Cell::text(l.merchant_reference),
+            Cell::text(l.modification_reference),
+            Cell::text(l.merchant_account),
+            Cell::code(l.payment_method),
+            Cell::code(l.gross_currency),
+            Cell::Money(l.gross_debit_cents),
+            Cell::Money(l.gross_credit_cents),
+            Cell::code(l.net_currency),
+            Cell::Money(l.net_debit_cents),
+            Cell::Money(l.net_credit_cents),
+            Cell::Money(l.commission_cents),
+            Cell::text(l.batch_number),
+        ])?;
+    }
+    sections.push(settlement);
 
     // The portal account and what hangs off it; secrets only as "exists".
     let audit_records = repo::audit_records(db, customer_id).await?;
@@ -1441,7 +1626,7 @@ fn human_sections(g: &Gathered, lang: Language) -> Vec<HumanSection> {
                 single: s.single,
                 headers: shown
                     .iter()
-                    .map(|i| i18n::t(lang, &report_label(s.columns[*i])))
+                    .map(|i| i18n::t(lang, &report_label(s.key, s.columns[*i])))
                     .collect(),
                 rows: s
                     .rows
@@ -1612,6 +1797,10 @@ fn section_keys() -> &'static [&'static str] {
         "odometer_readings",
         "invoices",
         "ledger_entries",
+        "payments",
+        "payment_invoices",
+        "payment_notifications",
+        "settlement_lines",
         "portal_account",
         "contract_activations",
         "sessions",
@@ -2134,6 +2323,10 @@ mod tests {
             ("odometer_readings", ODOMETER),
             ("invoices", INVOICES),
             ("ledger_entries", LEDGER),
+            ("payments", PAYMENTS),
+            ("payment_invoices", PAYMENT_INVOICES),
+            ("payment_notifications", NOTIFICATIONS),
+            ("settlement_lines", SETTLEMENT_LINES),
             ("portal_account", ACCOUNT),
             ("contract_activations", ACTIVATIONS),
             ("sessions", SESSIONS),

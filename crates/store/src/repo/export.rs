@@ -719,3 +719,257 @@ pub async fn customers_with_account(db: &Db) -> Result<Vec<(i64, i64)>> {
         .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect()
 }
+
+/// An online payment of the customer (PAY-01 … PAY-06), every column.
+#[derive(Debug, Clone)]
+pub struct PaymentRow {
+    pub id: i64,
+    pub customer_id: i64,
+    pub entity_id: i64,
+    pub amount_cents: i64,
+    pub currency: String,
+    pub status: String,
+    pub language: String,
+    pub session_id: Option<String>,
+    pub session_url: Option<String>,
+    pub session_expires_at: Option<i64>,
+    pub provider_error: Option<String>,
+    pub psp_reference: Option<String>,
+    pub authorised_cents: Option<i64>,
+    pub payment_method: Option<String>,
+    pub refusal_reason: Option<String>,
+    pub authorised_at: Option<i64>,
+    pub book_on: Option<String>,
+    pub booked_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The customer's online payments, oldest first.
+pub async fn payments(db: &Db, customer_id: i64) -> Result<Vec<PaymentRow>> {
+    let rows = sqlx::query(
+        "SELECT id, customer_id, entity_id, amount_cents, currency, status, language, \
+         session_id, session_url, session_expires_at, provider_error, psp_reference, \
+         authorised_cents, payment_method, refusal_reason, authorised_at, book_on, booked_at, \
+         ended_at, created_at, updated_at \
+         FROM payments WHERE customer_id = $1 ORDER BY created_at, id",
+    )
+    .bind(customer_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PaymentRow {
+                id: r.try_get("id")?,
+                customer_id: r.try_get("customer_id")?,
+                entity_id: r.try_get("entity_id")?,
+                amount_cents: r.try_get("amount_cents")?,
+                currency: r.try_get("currency")?,
+                status: r.try_get("status")?,
+                language: r.try_get("language")?,
+                session_id: r.try_get("session_id")?,
+                session_url: r.try_get("session_url")?,
+                session_expires_at: r.try_get("session_expires_at")?,
+                provider_error: r.try_get("provider_error")?,
+                psp_reference: r.try_get("psp_reference")?,
+                authorised_cents: r.try_get("authorised_cents")?,
+                payment_method: r.try_get("payment_method")?,
+                refusal_reason: r.try_get("refusal_reason")?,
+                authorised_at: r.try_get("authorised_at")?,
+                book_on: r.try_get("book_on")?,
+                booked_at: r.try_get("booked_at")?,
+                ended_at: r.try_get("ended_at")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+            })
+        })
+        .collect()
+}
+
+/// An invoice a payment pays.
+#[derive(Debug, Clone)]
+pub struct PaymentInvoiceRow {
+    pub payment_id: i64,
+    pub invoice_id: i64,
+    pub requested_cents: i64,
+    pub booked_cents: i64,
+}
+
+/// The invoices of the payments, by payment and invoice.
+pub async fn payment_invoices(db: &Db, payment_ids: &[i64]) -> Result<Vec<PaymentInvoiceRow>> {
+    rows_in(
+        db,
+        "SELECT payment_id, invoice_id, requested_cents, booked_cents \
+         FROM payment_invoices WHERE payment_id",
+        payment_ids,
+        "ORDER BY payment_id, invoice_id",
+        |r| {
+            Ok(PaymentInvoiceRow {
+                payment_id: r.try_get("payment_id")?,
+                invoice_id: r.try_get("invoice_id")?,
+                requested_cents: r.try_get("requested_cents")?,
+                booked_cents: r.try_get("booked_cents")?,
+            })
+        },
+    )
+    .await
+}
+
+/// A notification of the payment provider about a payment (PAY-02), every
+/// column.
+#[derive(Debug, Clone)]
+pub struct PaymentNotificationRow {
+    pub id: i64,
+    pub psp_reference: String,
+    pub original_reference: String,
+    pub merchant_account: String,
+    pub merchant_reference: String,
+    pub amount_value: Option<i64>,
+    pub currency: String,
+    pub event_code: String,
+    pub success: bool,
+    pub live: bool,
+    pub event_date: String,
+    pub payment_method: String,
+    pub reason: String,
+    pub received_at: i64,
+    pub payment_id: Option<i64>,
+    pub claimed_until: Option<i64>,
+    pub attempts: i64,
+    pub processed_at: Option<i64>,
+    pub outcome: Option<String>,
+    pub needs_review: bool,
+}
+
+/// The notifications about the payments, in the order received.
+pub async fn payment_notifications(
+    db: &Db,
+    payment_ids: &[i64],
+) -> Result<Vec<PaymentNotificationRow>> {
+    rows_in(
+        db,
+        "SELECT id, psp_reference, original_reference, merchant_account, merchant_reference, \
+         amount_value, currency, event_code, success, live, event_date, payment_method, reason, \
+         received_at, payment_id, claimed_until, attempts, processed_at, outcome, needs_review \
+         FROM payment_notifications WHERE payment_id",
+        payment_ids,
+        "ORDER BY received_at, id",
+        |r| {
+            let flag = |name: &str| -> Result<bool> { Ok(r.try_get::<i64, _>(name)? != 0) };
+            Ok(PaymentNotificationRow {
+                id: r.try_get("id")?,
+                psp_reference: r.try_get("psp_reference")?,
+                original_reference: r.try_get("original_reference")?,
+                merchant_account: r.try_get("merchant_account")?,
+                merchant_reference: r.try_get("merchant_reference")?,
+                amount_value: r.try_get("amount_value")?,
+                currency: r.try_get("currency")?,
+                event_code: r.try_get("event_code")?,
+                success: flag("success")?,
+                live: flag("live")?,
+                event_date: r.try_get("event_date")?,
+                payment_method: r.try_get("payment_method")?,
+                reason: r.try_get("reason")?,
+                received_at: r.try_get("received_at")?,
+                payment_id: r.try_get("payment_id")?,
+                claimed_until: r.try_get("claimed_until")?,
+                attempts: r.try_get("attempts")?,
+                processed_at: r.try_get("processed_at")?,
+                outcome: r.try_get("outcome")?,
+                needs_review: flag("needs_review")?,
+            })
+        },
+    )
+    .await
+}
+
+/// A line of a settlement report of the provider (PAY-06), every column.
+#[derive(Debug, Clone)]
+pub struct SettlementLineRow {
+    pub id: i64,
+    pub report_id: i64,
+    pub line_no: i64,
+    pub merchant_account: String,
+    pub psp_reference: String,
+    pub merchant_reference: String,
+    pub payment_method: String,
+    /// As the report writes it (`YYYY-MM-DD HH:MM:SS`).
+    pub booked_at: String,
+    pub record_type: String,
+    pub modification_reference: String,
+    pub gross_currency: String,
+    pub gross_debit_cents: i64,
+    pub gross_credit_cents: i64,
+    pub net_currency: String,
+    pub net_debit_cents: i64,
+    pub net_credit_cents: i64,
+    pub commission_cents: i64,
+    pub batch_number: String,
+}
+
+/// The settlement lines about the payments: those whose merchant reference
+/// is one of `payment_ids` (as text, as sent to the provider) or whose
+/// provider reference is one of `psp_references`; by booking time.
+pub async fn settlement_lines(
+    db: &Db,
+    payment_ids: &[i64],
+    psp_references: &[String],
+) -> Result<Vec<SettlementLineRow>> {
+    if payment_ids.is_empty() && psp_references.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut conditions = Vec::new();
+    if !payment_ids.is_empty() {
+        conditions.push(format!(
+            "merchant_reference IN ({})",
+            placeholders(1, payment_ids.len())
+        ));
+    }
+    if !psp_references.is_empty() {
+        conditions.push(format!(
+            "psp_reference IN ({})",
+            placeholders(payment_ids.len() + 1, psp_references.len())
+        ));
+    }
+    let sql = format!(
+        "SELECT id, report_id, line_no, merchant_account, psp_reference, merchant_reference, \
+         payment_method, booked_at, record_type, modification_reference, gross_currency, \
+         gross_debit_cents, gross_credit_cents, net_currency, net_debit_cents, net_credit_cents, \
+         commission_cents, batch_number FROM settlement_lines WHERE {} \
+         ORDER BY booked_at, report_id, line_no, id",
+        conditions.join(" OR ")
+    );
+    let mut query = sqlx::query(&sql);
+    for id in payment_ids {
+        query = query.bind(id.to_string());
+    }
+    for reference in psp_references {
+        query = query.bind(reference.clone());
+    }
+    let rows = query.fetch_all(db.reader()).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SettlementLineRow {
+                id: r.try_get("id")?,
+                report_id: r.try_get("report_id")?,
+                line_no: r.try_get("line_no")?,
+                merchant_account: r.try_get("merchant_account")?,
+                psp_reference: r.try_get("psp_reference")?,
+                merchant_reference: r.try_get("merchant_reference")?,
+                payment_method: r.try_get("payment_method")?,
+                booked_at: r.try_get("booked_at")?,
+                record_type: r.try_get("record_type")?,
+                modification_reference: r.try_get("modification_reference")?,
+                gross_currency: r.try_get("gross_currency")?,
+                gross_debit_cents: r.try_get("gross_debit_cents")?,
+                gross_credit_cents: r.try_get("gross_credit_cents")?,
+                net_currency: r.try_get("net_currency")?,
+                net_debit_cents: r.try_get("net_debit_cents")?,
+                net_credit_cents: r.try_get("net_credit_cents")?,
+                commission_cents: r.try_get("commission_cents")?,
+                batch_number: r.try_get("batch_number")?,
+            })
+        })
+        .collect()
+}

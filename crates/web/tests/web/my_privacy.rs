@@ -82,6 +82,19 @@ impl Export {
         serde_json::from_str(&self.text("data.json")).unwrap()
     }
 
+    /// Every file's text but the PDF's (which `all_text` reads with
+    /// pdftotext), for "appears nowhere" checks.
+    fn all_text_but_pdf(&self) -> String {
+        let mut all = String::new();
+        for (name, bytes) in &self.files {
+            if !name.ends_with(".pdf") {
+                all.push_str(&String::from_utf8_lossy(bytes));
+                all.push('\n');
+            }
+        }
+        all
+    }
+
     /// Every file's text, for "appears nowhere" checks (the PDF as text).
     fn all_text(&self) -> String {
         let mut all = String::new();
@@ -400,6 +413,34 @@ fn mappings() -> Vec<Mapping> {
             section: "documents",
             sql: "SELECT * FROM issued_documents WHERE customer_id = $1",
         },
+        // Online payments (PAY-01 … PAY-06): the customer's own, whatever
+        // contract their invoices belong to, with what hangs off them.
+        Mapping {
+            table: "payments",
+            section: "payments",
+            sql: "SELECT * FROM payments WHERE customer_id = $1",
+        },
+        Mapping {
+            table: "payment_invoices",
+            section: "payment_invoices",
+            sql: "SELECT pi.* FROM payment_invoices pi JOIN payments p ON p.id = pi.payment_id \
+                  WHERE p.customer_id = $1",
+        },
+        Mapping {
+            table: "payment_notifications",
+            section: "payment_notifications",
+            sql: "SELECT n.* FROM payment_notifications n \
+                  WHERE n.payment_id IN (SELECT id FROM payments WHERE customer_id = $1)",
+        },
+        // A settlement line names a payment by our reference (the payment's
+        // id as text) or by the provider's.
+        Mapping {
+            table: "settlement_lines",
+            section: "settlement_lines",
+            sql: "SELECT s.* FROM settlement_lines s WHERE EXISTS (SELECT 1 FROM payments p \
+                  WHERE p.customer_id = $1 AND (s.merchant_reference = CAST(p.id AS TEXT) \
+                  OR s.psp_reference = p.psp_reference))",
+        },
     ]
 }
 
@@ -473,6 +514,14 @@ const LINKS: &[(&str, &str)] = &[
     ("sessions", "account_id"),
     ("outbox", "subject_id"),
     ("issued_documents", "customer_id"),
+    ("payments", "customer_id"),
+];
+
+/// Flags stored as 0/1 integers that the export writes as `true`/`false`.
+const BOOLS: &[(&str, &str)] = &[
+    ("payment_notifications", "success"),
+    ("payment_notifications", "live"),
+    ("payment_notifications", "needs_review"),
 ];
 
 /// Stored values that the export splits into parts: the sealed outbox
@@ -509,11 +558,214 @@ fn has_column(row: &sqlx::any::AnyRow, name: &str) -> bool {
     row.columns().iter().any(|c| c.name() == name)
 }
 
+/// The provider's settlement reference of a line about another customer's
+/// payment, which the export must leave out.
+const OTHER_PSP_REFERENCE: &str = "PSPOTHERCUSTOMER01";
+
+/// Gives the customer online payments as the payment code stores them: a
+/// booked one (checkout session, provider reference, authorisation and
+/// booking) paying one of their invoices, a refused one and one that could
+/// not reach the provider; the provider's notifications about the first
+/// two; a settlement report with a line naming the booked payment by our
+/// reference, one naming it by the provider's reference only, and one
+/// about somebody else's payment.
+async fn add_payments(t: &TestApp, customer_id: i64) {
+    let db = t.app.db();
+    let invoice = sqlx::query(
+        "SELECT i.id, i.entity_id, i.amount_cents FROM invoices i \
+         JOIN contract_activations a ON a.contract_id = i.contract_id \
+         JOIN accounts ac ON ac.id = a.account_id \
+         WHERE ac.customer_id = $1 ORDER BY i.issue_date, i.id",
+    )
+    .bind(customer_id)
+    .fetch_one(db.reader())
+    .await
+    .unwrap();
+    let invoice_id: i64 = invoice.try_get(0).unwrap();
+    let entity_id: i64 = invoice.try_get(1).unwrap();
+    let amount: i64 = invoice.try_get(2).unwrap();
+    let now = t.clock.now().timestamp();
+    let booked = t.app.ids().next();
+    let refused = t.app.ids().next();
+    let failed = t.app.ids().next();
+    let mut tx = db.begin_write().await.unwrap();
+    let payment = "INSERT INTO payments (id, customer_id, entity_id, amount_cents, currency, \
+         status, language, session_id, session_url, session_expires_at, provider_error, \
+         psp_reference, authorised_cents, payment_method, refusal_reason, authorised_at, book_on, \
+         booked_at, ended_at, created_at, updated_at) VALUES ";
+    sqlx::query(&format!(
+        "{payment}($1, $2, $3, $4, 'EUR', 'booked', 'nl', 'CSEXPORTBOOKED', \
+         'https://checkoutshopper-test.adyen.com/checkoutshopper/v3/pay/CSEXPORTBOOKED', $5, \
+         NULL, 'PSPEXPORTBOOKED01', $4, 'ideal', NULL, $6, '2026-03-02', $7, NULL, $8, $7)"
+    ))
+    .bind(booked)
+    .bind(customer_id)
+    .bind(entity_id)
+    .bind(amount)
+    .bind(now - 2 * 86_400 + 3_600)
+    .bind(now - 2 * 86_400 + 60)
+    .bind(now - 3_600)
+    .bind(now - 2 * 86_400)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(&format!(
+        "{payment}($1, $2, $3, $4, 'EUR', 'refused', 'nl', 'CSEXPORTREFUSED', \
+         'https://checkoutshopper-test.adyen.com/checkoutshopper/v3/pay/CSEXPORTREFUSED', $5, \
+         NULL, 'PSPEXPORTREFUSED1', NULL, 'visa', 'Not enough balance', NULL, NULL, NULL, $6, \
+         $7, $6)"
+    ))
+    .bind(refused)
+    .bind(customer_id)
+    .bind(entity_id)
+    .bind(amount)
+    .bind(now - 86_400 + 3_600)
+    .bind(now - 86_400 + 120)
+    .bind(now - 86_400)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(&format!(
+        "{payment}($1, $2, $3, $4, 'EUR', 'initiated', 'nl', NULL, NULL, NULL, 'timeout', NULL, \
+         NULL, NULL, NULL, NULL, NULL, NULL, NULL, $5, $5)"
+    ))
+    .bind(failed)
+    .bind(customer_id)
+    .bind(entity_id)
+    .bind(amount)
+    .bind(now - 600)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    for (payment_id, booked_cents) in [(booked, amount), (refused, 0), (failed, 0)] {
+        sqlx::query(
+            "INSERT INTO payment_invoices (payment_id, invoice_id, requested_cents, booked_cents) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(payment_id)
+        .bind(invoice_id)
+        .bind(amount)
+        .bind(booked_cents)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    for (payment_id, psp, success, method, reason, outcome, review) in [
+        (
+            booked,
+            "PSPEXPORTBOOKED01",
+            1_i64,
+            "ideal",
+            "",
+            "authorised",
+            0_i64,
+        ),
+        (
+            refused,
+            "PSPEXPORTREFUSED1",
+            0,
+            "visa",
+            "Not enough balance",
+            "refused",
+            1,
+        ),
+    ] {
+        sqlx::query(
+            "INSERT INTO payment_notifications (id, psp_reference, original_reference, \
+             merchant_account, merchant_reference, amount_value, currency, event_code, success, \
+             live, event_date, payment_method, reason, received_at, payment_id, claimed_until, \
+             attempts, processed_at, outcome, needs_review) VALUES ($1, $2, '', 'M', $3, $4, \
+             'EUR', 'AUTHORISATION', $5, 0, '2026-02-28T10:01:00+01:00', $6, $7, $8, $9, $10, 1, \
+             $11, $12, $13)",
+        )
+        .bind(t.app.ids().next())
+        .bind(psp)
+        .bind(payment_id.to_string())
+        .bind(amount)
+        .bind(success)
+        .bind(method)
+        .bind(reason)
+        .bind(now - 86_400)
+        .bind(payment_id)
+        .bind(now - 86_400 + 30)
+        .bind(now - 86_400 + 5)
+        .bind(outcome)
+        .bind(review)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    let report = t.app.ids().next();
+    sqlx::query(
+        "INSERT INTO settlement_reports (id, file_name, sha256, imported_at, imported_lines, \
+         rejected_lines) VALUES ($1, 'settlement_detail_report_batch_7.csv', $2, $3, 3, 0)",
+    )
+    .bind(report)
+    .bind(vec![7u8; 32])
+    .bind(now - 1_800)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    for (line_no, psp, merchant_reference, record_type, modification, credit, commission) in [
+        (
+            1_i64,
+            "PSPEXPORTBOOKED01",
+            booked.to_string(),
+            "Settled",
+            "PSPEXPORTBOOKED01",
+            amount,
+            29_i64,
+        ),
+        (
+            2,
+            "PSPEXPORTBOOKED01",
+            String::new(),
+            "Fee",
+            "FEEEXPORT0000001",
+            0,
+            11,
+        ),
+        (
+            3,
+            OTHER_PSP_REFERENCE,
+            "999999999999".to_string(),
+            "Settled",
+            OTHER_PSP_REFERENCE,
+            4_321,
+            23,
+        ),
+    ] {
+        sqlx::query(
+            "INSERT INTO settlement_lines (id, report_id, line_no, merchant_account, \
+             psp_reference, merchant_reference, payment_method, booked_at, record_type, \
+             modification_reference, gross_currency, gross_debit_cents, gross_credit_cents, \
+             net_currency, net_debit_cents, net_credit_cents, commission_cents, batch_number) \
+             VALUES ($1, $2, $3, 'M', $4, $5, 'ideal', '2026-03-01 09:15:00', $6, $7, 'EUR', 0, \
+             $8, 'EUR', 0, $9, $10, '7')",
+        )
+        .bind(t.app.ids().next())
+        .bind(report)
+        .bind(line_no)
+        .bind(psp)
+        .bind(merchant_reference)
+        .bind(record_type)
+        .bind(modification)
+        .bind(credit)
+        .bind(credit - commission)
+        .bind(commission)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+}
+
 /// Signs a demo customer in and makes every table hold rows for them:
 /// a failed sign-in, SMS as second factor (recovery codes, a security
 /// e-mail with its report link), an e-mail change waiting for confirmation,
-/// a sign-in that waits for its SMS code, a staff read, and two exports
-/// (the second lists the first as an issued document).
+/// a sign-in that waits for its SMS code, a staff read, online payments
+/// with their invoices, notifications and settlement lines, and two
+/// exports (the second lists the first as an issued document).
 async fn busy_customer(t: &TestApp) -> (String, i64, i64, Client) {
     let email = demo_logins(t).await[0].clone();
     let (customer_id, account_id) = ids_of_email(t, &email).await;
@@ -570,6 +822,7 @@ async fn busy_customer(t: &TestApp) -> (String, i64, i64, Client) {
         &["invoices.paid_cents"],
     )
     .await;
+    add_payments(t, customer_id).await;
     (email, customer_id, account_id, c)
 }
 
@@ -579,7 +832,16 @@ async fn busy_customer(t: &TestApp) -> (String, i64, i64, Client) {
 // record with the rest of its row; the columns withheld on purpose are not.
 #[tokio::test]
 async fn prv04_prv08_export_holds_every_personal_value_of_the_register() {
-    let t = TestApp::spawn().await;
+    // Online payments on, through the built-in simulator (PAY-01).
+    let t = TestApp::spawn_with(|c| {
+        c.payments.provider = "simulator".into();
+        c.payments.api_key = carfin_app::config::Secret::new("k");
+        c.payments.merchant_account = "M".into();
+        c.payments.hmac_key = carfin_app::config::Secret::new(
+            "5A1C9E7B3D2F4A6C8E0B1D3F5A7C9E1B3D5F7A9C1E3B5D7F9A1C3E5B7D9F1A3C",
+        );
+    })
+    .await;
     let (email, customer_id, account_id, c) = busy_customer(&t).await;
     let first = export(&c).await;
     let exported = export(&c).await;
@@ -725,6 +987,9 @@ async fn prv04_prv08_export_holds_every_personal_value_of_the_register() {
                 }
                 let forms: Vec<String> = match value {
                     Db::Null => continue,
+                    Db::Int(v) if BOOLS.iter().any(|(t, c)| t == table && c == column) => {
+                        vec![(v != 0).to_string()]
+                    }
                     Db::Int(v) => vec![v.to_string(), rfc3339(v)],
                     Db::Text(s) => match SPLIT.iter().find(|(t, c, _)| t == table && c == column) {
                         Some((_, _, sep)) => {
@@ -796,6 +1061,19 @@ async fn prv04_prv08_export_holds_every_personal_value_of_the_register() {
         .unwrap();
     assert_eq!(password["exists"], true);
     assert!(password["set_at"].is_string());
+    // Settlement lines about the customer's payments only.
+    let lines = json["settlement_lines"].as_array().unwrap();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(!exported.all_text_but_pdf().contains(OTHER_PSP_REFERENCE));
+    // The report shows the payments, by the provider's reference too.
+    let report = unescape(&exported.text("report.html"));
+    for shown in [
+        "Online betalingen",
+        "PSPEXPORTBOOKED01",
+        "Not enough balance",
+    ] {
+        assert!(report.contains(shown), "report.html lacks {shown}");
+    }
     t.cleanup().await;
 }
 
