@@ -1334,7 +1334,7 @@ pub fn csv_cell(value: &str) -> String {
         cell.push('\'');
     }
     cell.push_str(value);
-    if cell.contains([',', '"', '\r', '\n']) {
+    if cell.contains([',', ';', '"', '\r', '\n']) {
         format!("\"{}\"", cell.replace('"', "\"\""))
     } else {
         cell
