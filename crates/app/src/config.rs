@@ -62,6 +62,7 @@ pub struct Config {
     pub dev: DevConfig,
     pub auth: AuthConfig,
     pub payments: PaymentsConfig,
+    pub staff_sso: StaffSsoConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -184,6 +185,10 @@ pub struct AuthConfig {
     /// Failed sign-ins or registrations from one network address within an
     /// hour before that address is locked temporarily.
     pub address_failures: i64,
+    /// Minutes without a request after which a staff session ends (BOF-01).
+    pub staff_idle_minutes: i64,
+    /// Hours after sign-in after which a staff session ends regardless.
+    pub staff_absolute_hours: i64,
 }
 
 impl Default for AuthConfig {
@@ -195,6 +200,8 @@ impl Default for AuthConfig {
             lockout_failures: 10,
             lockout_minutes: 15,
             address_failures: 50,
+            staff_idle_minutes: 10,
+            staff_absolute_hours: 8,
         }
     }
 }
@@ -534,6 +541,48 @@ impl PaymentsConfig {
     }
 }
 
+/// Staff single sign-on through the company's OpenID Connect provider
+/// (BOF-01): authorization code flow with PKCE; roles from a claim.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StaffSsoConfig {
+    /// The issuer URL (its `/.well-known/openid-configuration` is read);
+    /// empty: single sign-on is off.
+    pub issuer: String,
+    /// The client id registered at the provider.
+    pub client_id: String,
+    /// The client secret.
+    pub client_secret: Secret,
+    /// The ID-token claim that carries the staff member's groups or roles.
+    pub roles_claim: String,
+    /// `claim value = carfin role` pairs, e.g.
+    /// `["cs-agents=customer_service", "dpo=privacy_officer"]`; a value
+    /// that is a carfin role code maps to itself.
+    pub role_map: Vec<String>,
+    /// Seconds a call to the provider may take.
+    pub timeout_secs: u64,
+}
+
+impl Default for StaffSsoConfig {
+    fn default() -> Self {
+        StaffSsoConfig {
+            issuer: String::new(),
+            client_id: String::new(),
+            client_secret: Secret::default(),
+            roles_claim: "roles".into(),
+            role_map: Vec::new(),
+            timeout_secs: 10,
+        }
+    }
+}
+
+impl StaffSsoConfig {
+    /// Whether single sign-on is configured.
+    pub fn enabled(&self) -> bool {
+        !self.issuer.trim().is_empty()
+    }
+}
+
 /// Development aids; all off in production.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
@@ -629,6 +678,14 @@ pub const KEYS: &[Key] = &[
     Key { name: "payments.settlement_days", env: "CARFIN_PAYMENTS_SETTLEMENT_DAYS", secret: false, set: |c, v| { c.payments.settlement_days = parse_num(v)?; Ok(()) } },
     Key { name: "payments.timeout_secs", env: "CARFIN_ADYEN_TIMEOUT_SECS", secret: false, set: |c, v| { c.payments.timeout_secs = parse_num(v)?; Ok(()) } },
     Key { name: "payments.session_minutes", env: "CARFIN_ADYEN_SESSION_MINUTES", secret: false, set: |c, v| { c.payments.session_minutes = parse_num(v)?; Ok(()) } },
+    Key { name: "auth.staff_idle_minutes", env: "CARFIN_AUTH_STAFF_IDLE_MINUTES", secret: false, set: |c, v| { c.auth.staff_idle_minutes = parse_num(v)?; Ok(()) } },
+    Key { name: "auth.staff_absolute_hours", env: "CARFIN_AUTH_STAFF_ABSOLUTE_HOURS", secret: false, set: |c, v| { c.auth.staff_absolute_hours = parse_num(v)?; Ok(()) } },
+    Key { name: "staff_sso.issuer", env: "CARFIN_STAFF_SSO_ISSUER", secret: false, set: |c, v| { c.staff_sso.issuer = v.trim().into(); Ok(()) } },
+    Key { name: "staff_sso.client_id", env: "CARFIN_STAFF_SSO_CLIENT_ID", secret: false, set: |c, v| { c.staff_sso.client_id = v.trim().into(); Ok(()) } },
+    Key { name: "staff_sso.client_secret", env: "CARFIN_STAFF_SSO_CLIENT_SECRET", secret: true, set: |c, v| { c.staff_sso.client_secret = Secret::new(v.trim()); Ok(()) } },
+    Key { name: "staff_sso.roles_claim", env: "CARFIN_STAFF_SSO_ROLES_CLAIM", secret: false, set: |c, v| { c.staff_sso.roles_claim = v.trim().into(); Ok(()) } },
+    Key { name: "staff_sso.role_map", env: "CARFIN_STAFF_SSO_ROLE_MAP", secret: false, set: |c, v| { c.staff_sso.role_map = list(v); Ok(()) } },
+    Key { name: "staff_sso.timeout_secs", env: "CARFIN_STAFF_SSO_TIMEOUT_SECS", secret: false, set: |c, v| { c.staff_sso.timeout_secs = parse_num(v)?; Ok(()) } },
     Key { name: "dev.outbox", env: "CARFIN_DEV_OUTBOX", secret: false, set: |c, v| { c.dev.outbox = parse_bool(v)?; Ok(()) } },
 ];
 
@@ -901,6 +958,36 @@ impl Config {
             problem("outbox.poll_secs", "expected 1 to 3600");
         }
         self.payments.validate(&mut problem);
+        if !(1..=120).contains(&self.auth.staff_idle_minutes) {
+            problem("auth.staff_idle_minutes", "expected 1 to 120");
+        }
+        if !(1..=24).contains(&self.auth.staff_absolute_hours) {
+            problem("auth.staff_absolute_hours", "expected 1 to 24");
+        }
+        if self.staff_sso.enabled() {
+            let issuer = self.staff_sso.issuer.trim();
+            if !(issuer.starts_with("https://") || issuer.starts_with("http://")) {
+                problem("staff_sso.issuer", "expected an https:// URL");
+            }
+            if self.staff_sso.client_id.is_empty() {
+                problem("staff_sso.client_id", "is required for single sign-on");
+            }
+            if self.staff_sso.roles_claim.is_empty() {
+                problem("staff_sso.roles_claim", "is required for single sign-on");
+            }
+            if self.staff_sso.role_map.iter().any(|pair| {
+                pair.split_once('=')
+                    .is_none_or(|(_, role)| role.trim().parse::<crate::staff::Role>().is_err())
+            }) {
+                problem(
+                    "staff_sso.role_map",
+                    "expected claim=role pairs with carfin role codes",
+                );
+            }
+        }
+        if !(1..=120).contains(&self.staff_sso.timeout_secs) {
+            problem("staff_sso.timeout_secs", "expected 1 to 120");
+        }
         problems
     }
 

@@ -36,6 +36,12 @@ const PARTS: &[Part] = &[
     part!("privacy/"),
     part!("payments/"),
     part!("simulator/"),
+    part!("staff/"),
+    part!("staff_sso/"),
+    part!("staff_customers/"),
+    part!("staff_queues/"),
+    part!("staff_imports/"),
+    part!("staff_review/"),
 ];
 
 /// One language's messages.

@@ -23,6 +23,7 @@ pub mod portal;
 pub mod portal_pdf;
 pub mod privacy;
 pub mod seed;
+pub mod staff;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::Config;

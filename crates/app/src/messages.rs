@@ -201,12 +201,30 @@ pub fn sms(
 /// time (CET/CEST, the rules of EU summer time), e.g. `2 maart 2026 10:00:05 CET`
 /// in Dutch, with seconds, since a report's time can matter (ACC-08).
 pub fn local_time(lang: Language, unix: i64) -> String {
-    use chrono::{DateTime, Datelike, Duration, NaiveDate, Timelike, Utc, Weekday};
+    use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
     let Some(utc) = DateTime::<Utc>::from_timestamp(unix, 0) else {
         return unix.to_string();
     };
-    // Summer time: from 01:00 UTC on the last Sunday of March to 01:00 UTC
-    // on the last Sunday of October.
+    let offset = local_offset_hours(utc);
+    let zone = if offset == 2 { "CEST" } else { "CET" };
+    let local = utc + Duration::hours(offset);
+    let month = i18n::t(lang, &format!("date.month.{}", local.month()));
+    format!(
+        "{} {} {} {:02}:{:02}:{:02} {zone}",
+        local.day(),
+        month,
+        local.year(),
+        local.hour(),
+        local.minute(),
+        local.second()
+    )
+}
+
+/// The offset of Dutch and Belgian local time from UTC at `utc`, in hours:
+/// 2 in summer time (CEST, from 01:00 UTC on the last Sunday of March to
+/// 01:00 UTC on the last Sunday of October), else 1 (CET).
+pub fn local_offset_hours(utc: chrono::DateTime<chrono::Utc>) -> i64 {
+    use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
     let last_sunday = |month: u32| -> Option<DateTime<Utc>> {
         let next = if month == 12 {
             (utc.year() + 1, 1)
@@ -219,22 +237,10 @@ pub fn local_time(lang: Language, unix: i64) -> String {
         }
         Some(day.and_hms_opt(1, 0, 0)?.and_utc())
     };
-    let summer = match (last_sunday(3), last_sunday(10)) {
-        (Some(start), Some(end)) => utc >= start && utc < end,
-        _ => false,
-    };
-    let (offset, zone) = if summer { (2, "CEST") } else { (1, "CET") };
-    let local = utc + Duration::hours(offset);
-    let month = i18n::t(lang, &format!("date.month.{}", local.month()));
-    format!(
-        "{} {} {} {:02}:{:02}:{:02} {zone}",
-        local.day(),
-        month,
-        local.year(),
-        local.hour(),
-        local.minute(),
-        local.second()
-    )
+    match (last_sunday(3), last_sunday(10)) {
+        (Some(start), Some(end)) if utc >= start && utc < end => 2,
+        _ => 1,
+    }
 }
 
 /// A calendar date in words: `17 mei 2026`, `17 mai 2026`, `17 May 2026`.

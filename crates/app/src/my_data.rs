@@ -135,13 +135,18 @@ pub enum AccessKind {
 
 impl AccessKind {
     /// The kind of an action code: `….read`, `….viewed`, `….opened`,
-    /// `….searched` and `….export` read; `disclosure` discloses; anything
-    /// else changed something.
+    /// `….searched`, `….export` and `…_read`/`…_opened` (the back office's
+    /// `staff.customer_read`, `staff.customer_file_opened`) read;
+    /// `disclosure` discloses; anything else changed something.
     pub fn of(action: &str) -> AccessKind {
         let last = action.rsplit('.').next().unwrap_or(action);
         if action == "disclosure" {
             AccessKind::Disclosure
-        } else if matches!(last, "read" | "viewed" | "opened" | "searched" | "export") {
+        } else if matches!(last, "read" | "viewed" | "opened" | "searched" | "export")
+            || last.ends_with("_read")
+            || last.ends_with("_opened")
+            || last.ends_with("_viewed")
+        {
             AccessKind::Read
         } else {
             AccessKind::Change
@@ -542,11 +547,16 @@ const NOT_IN_REPORTS: &[(&str, &str)] = &[
 
 /// Own ids the reports do show: a payment's id is the reference sent to
 /// the payment provider (the `merchant_reference` of its notifications and
-/// settlement lines), and the other payment sections point to it.
-const IDS_IN_REPORTS: &[&str] = &["payments"];
+/// settlement lines), and the other payment sections point to it; a
+/// request's id is the reference its e-mails name, and its events and
+/// notes point to it.
+const IDS_IN_REPORTS: &[&str] = &["payments", "requests"];
 
 fn in_reports(section: &str, column: &str) -> bool {
     if column == "id" && IDS_IN_REPORTS.contains(&section) {
+        return true;
+    }
+    if column == "request_id" && matches!(section, "request_events" | "request_notes") {
         return true;
     }
     !NOT_IN_REPORTS
@@ -561,6 +571,7 @@ fn in_reports(section: &str, column: &str) -> bool {
 fn report_label(section: &str, column: &str) -> String {
     let shown = match (section, column) {
         ("payments", "id") => "payment_id",
+        ("requests", "id") => "request_id",
         (_, "contract_id") => "contract_number",
         (_, "invoice_id") => "invoice_number",
         (_, "vehicle_id") => "licence_plate",
@@ -871,6 +882,36 @@ const DISCLOSURES: &[&str] = &[
     "consent_ref",
     "reason",
     "request_id",
+];
+const REQUESTS: &[&str] = &[
+    "id",
+    "kind",
+    "status",
+    "priority",
+    "contract_id",
+    "subject_ref",
+    "sla_minutes",
+    "due_at",
+    "created_at",
+    "updated_at",
+    "closed_at",
+];
+const REQUEST_EVENTS: &[&str] = &[
+    "id",
+    "request_id",
+    "event",
+    "status",
+    "visible_to_customer",
+    "created_at",
+];
+const REQUEST_NOTES: &[&str] = &["id", "request_id", "body", "created_at"];
+const FILE_ACCESSES: &[&str] = &[
+    "id",
+    "purpose",
+    "reference",
+    "note",
+    "opened_at",
+    "expires_at",
 ];
 const WITHHELD: &[&str] = &["item", "exists", "set_at", "reason"];
 
@@ -1485,6 +1526,63 @@ async fn gather(app: &App, customer_id: i64, lang: Language) -> Result<Gathered,
         ])?;
     }
     sections.push(disclosures);
+
+    // Requests about the customer (BOF-02) with their whole timeline and
+    // the staff's internal notes (Art. 15: they are about the customer),
+    // and every opening of the customer's file by staff with its purpose
+    // (BOF-03, PRV-14). Which staff member is the employee's data: left
+    // out, as in the access log.
+    let mut requests = Section::new("requests", REQUESTS);
+    for r in repo::requests(db, customer_id).await? {
+        requests.push(vec![
+            Cell::Int(r.id),
+            Cell::code(r.kind),
+            Cell::code(r.status),
+            Cell::code(r.priority),
+            Cell::opt_int(r.contract_id),
+            Cell::opt_text(r.subject_ref),
+            Cell::Int(r.sla_minutes),
+            Cell::Time(r.due_at),
+            Cell::Time(r.created_at),
+            Cell::Time(r.updated_at),
+            Cell::opt_time(r.closed_at),
+        ])?;
+    }
+    sections.push(requests);
+    let mut events = Section::new("request_events", REQUEST_EVENTS);
+    for e in repo::request_events(db, customer_id).await? {
+        events.push(vec![
+            Cell::Int(e.id),
+            Cell::Int(e.request_id),
+            Cell::code(e.event),
+            Cell::opt_code(e.status),
+            Cell::Bool(e.visible_to_customer),
+            Cell::Time(e.created_at),
+        ])?;
+    }
+    sections.push(events);
+    let mut request_notes = Section::new("request_notes", REQUEST_NOTES);
+    for n in repo::request_notes(db, customer_id).await? {
+        request_notes.push(vec![
+            Cell::Int(n.id),
+            Cell::Int(n.request_id),
+            open(key, "request_notes", "body", n.id, Some(&n.body))?,
+            Cell::Time(n.created_at),
+        ])?;
+    }
+    sections.push(request_notes);
+    let mut file_accesses = Section::new("file_accesses", FILE_ACCESSES);
+    for f in repo::file_accesses(db, customer_id).await? {
+        file_accesses.push(vec![
+            Cell::Int(f.id),
+            Cell::code(f.purpose),
+            Cell::text(f.reference),
+            open(key, "staff_file_accesses", "note", f.id, f.note.as_deref())?,
+            Cell::Time(f.opened_at),
+            Cell::Time(f.expires_at),
+        ])?;
+    }
+    sections.push(file_accesses);
     sections.push(withheld);
 
     let entity = entities::list_entities(db)
@@ -1813,6 +1911,10 @@ fn section_keys() -> &'static [&'static str] {
         "documents",
         "access_log",
         "disclosures",
+        "requests",
+        "request_events",
+        "request_notes",
+        "file_accesses",
         "withheld",
     ]
 }
@@ -2339,6 +2441,10 @@ mod tests {
             ("documents", DOCUMENTS),
             ("access_log", AUDIT),
             ("disclosures", DISCLOSURES),
+            ("requests", REQUESTS),
+            ("request_events", REQUEST_EVENTS),
+            ("request_notes", REQUEST_NOTES),
+            ("file_accesses", FILE_ACCESSES),
             ("withheld", WITHHELD),
         ];
         assert_eq!(

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 mod audit;
+mod import;
 mod keys;
 mod payments;
 mod seed;
@@ -72,6 +73,19 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: audit::AuditCommand,
+    },
+    /// Import customers, contracts, vehicles and invoices from the core
+    /// system (CSV or JSON; BOF-04): idempotent, bad rows reported.
+    Import {
+        /// The file (`.csv` or `.json`; see docs/import-format.md).
+        file: PathBuf,
+    },
+    /// Create each running contract's instalment invoice for a month, once
+    /// per contract and period (BOF-04).
+    InvoiceRun {
+        /// The month, `YYYY-MM`.
+        #[arg(long)]
+        period: String,
     },
     /// Payments: the provider's settlement reports and reconciliation (PAY-06).
     Payments {
@@ -231,6 +245,14 @@ async fn run(cli: Cli) -> Result<()> {
             for line in carfin_app::demo::login_lines(&app).await? {
                 println!("{line}");
             }
+            // One staff account per role (BOF-01); the TOTP secret makes the
+            // codes in any authenticator app.
+            for (email, secret) in carfin_app::staff::auth::demo_accounts(&app).await? {
+                println!(
+                    "demo staff: {email} {} {secret}",
+                    carfin_app::staff::auth::DEMO_STAFF_PASSWORD
+                );
+            }
             println!(
                 "demo outbox (every e-mail and SMS): http://{}/dev/outbox",
                 app.config().server.listen
@@ -269,6 +291,18 @@ async fn run(cli: Cli) -> Result<()> {
             result
         }
         Command::Audit { command } => audit::run(App::build(config, clock).await?, command).await,
+        Command::Import { file } => {
+            let app = App::build(config, clock).await?;
+            let result = import::import(&app, &file).await;
+            app.close().await;
+            result
+        }
+        Command::InvoiceRun { period } => {
+            let app = App::build(config, clock).await?;
+            let result = import::invoice_run(&app, &period).await;
+            app.close().await;
+            result
+        }
         Command::Payments { command } => {
             let app = App::build(config, clock).await?;
             let result = payments::run(&app, command).await;

@@ -233,6 +233,25 @@ fn demo_serves_and_shuts_down_gracefully() {
             && stdout.contains("CARFIN_ADYEN_HMAC_KEY"),
         "{stdout}"
     );
+    // BOF-01: one staff account per role, with its password and TOTP secret.
+    let staff: Vec<&str> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("demo staff: "))
+        .collect();
+    assert_eq!(staff.len(), 7, "{stdout}");
+    for line in &staff {
+        let parts: Vec<&str> = line.split(' ').collect();
+        assert_eq!(parts.len(), 3, "{line}");
+        assert!(parts[0].ends_with("@staff.carfin.example"), "{line}");
+        assert!(
+            parts[2].len() >= 26
+                && parts[2]
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)),
+            "a base32 TOTP secret: {line}"
+        );
+    }
+    assert!(staff.iter().any(|l| l.starts_with("security.officer@")));
     let logs = text(&out.stderr);
     assert!(logs.contains("shutdown complete"), "{logs}");
     // Logs are JSON lines.

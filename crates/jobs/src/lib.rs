@@ -40,6 +40,11 @@ pub const JOBS: &[Job] = &[
         name: "book_payments",
         every_secs: 900,
     },
+    // BOF-04: the monthly invoice run (idempotent per contract and period).
+    Job {
+        name: "invoice_run",
+        every_secs: 24 * 3600,
+    },
     // ACC-06: expired sessions and old throttle rows are deleted.
     Job {
         name: "prune_sessions",
@@ -110,6 +115,7 @@ pub async fn run_if_due(app: &App, job: &Job, holder: &str) -> Result<bool, carf
                 r.booked, r.expired
             )
         }),
+        "invoice_run" => carfin_app::staff::invoice_run::scheduled(app).await,
         "prune_sessions" => carfin_app::identity::session::prune(app)
             .await
             .map(|n| format!("{n} sessions ended")),

@@ -43,8 +43,8 @@ macro_rules! migrations {
     };
 }
 
-const SQLITE_MAIN: &[Migration] = migrations!("sqlite": 1 => "0001_foundation", 2 => "0002_audit_disclosures", 3 => "0003_identity", 4 => "0004_documents", 5 => "0005_portal_indexes", 6 => "0006_payments");
-const POSTGRES_MAIN: &[Migration] = migrations!("postgres": 1 => "0001_foundation", 2 => "0002_audit_disclosures", 3 => "0003_identity", 4 => "0004_documents", 5 => "0005_portal_indexes", 6 => "0006_payments");
+const SQLITE_MAIN: &[Migration] = migrations!("sqlite": 1 => "0001_foundation", 2 => "0002_audit_disclosures", 3 => "0003_identity", 4 => "0004_documents", 5 => "0005_portal_indexes", 6 => "0006_payments", 7 => "0007_back_office");
+const POSTGRES_MAIN: &[Migration] = migrations!("postgres": 1 => "0001_foundation", 2 => "0002_audit_disclosures", 3 => "0003_identity", 4 => "0004_documents", 5 => "0005_portal_indexes", 6 => "0006_payments", 7 => "0007_back_office");
 const SQLITE_KEYS: &[Migration] = migrations!("keystore/sqlite": 1 => "0001_subject_keys");
 const POSTGRES_KEYS: &[Migration] = migrations!("keystore/postgres": 1 => "0001_subject_keys");
 

@@ -10,8 +10,10 @@
 //!   the same value in a hidden `csrf_token` field ([`crate::PageContext`]).
 //! * Every POST, PUT, PATCH and DELETE must present that value, either in
 //!   the urlencoded form field `csrf_token` (the body is buffered, at most
-//!   [`FORM_LIMIT`] bytes, and handed on to the handler unchanged) or in an
-//!   `x-csrf-token` header. The comparison is constant-time.
+//!   [`FORM_LIMIT`] bytes, and handed on to the handler unchanged), in an
+//!   `x-csrf-token` header, or — for a multipart file upload only — in the
+//!   `csrf_token` query parameter of the form's action. The comparison is
+//!   constant-time.
 //! * Independently of the token, a request is refused when its
 //!   `Sec-Fetch-Site` is `cross-site`, or when it has an `Origin` that is not
 //!   this site's own (`server.public_url`, or the `Host` it was sent to).
@@ -105,6 +107,14 @@ fn refuse(reason: &'static str) -> Response {
     WebError::Forbidden.into_response()
 }
 
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("multipart/form-data"))
+}
+
 fn is_urlencoded(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
@@ -164,6 +174,17 @@ pub(crate) async fn verify(
                 .find(|(key, _)| key == FORM_FIELD)
                 .map(|(_, value)| value.into_owned().into_bytes());
             (token, Request::from_parts(parts, Body::from(bytes)))
+        }
+        // A file upload (multipart) carries the token in its action URL's
+        // query: the body is not buffered here (the referrer policy keeps
+        // the URL on this site, and logs record route patterns only).
+        None if is_multipart(headers) => {
+            let token = request.uri().query().and_then(|query| {
+                form_urlencoded::parse(query.as_bytes())
+                    .find(|(key, _)| key == FORM_FIELD)
+                    .map(|(_, value)| value.into_owned().into_bytes())
+            });
+            (token, request)
         }
         None => (None, request),
     };

@@ -35,6 +35,7 @@ pub mod payments;
 pub mod portal;
 pub mod session;
 pub mod simulator;
+pub mod staff;
 pub mod state;
 
 pub use client_addr::ClientAddr;
@@ -142,6 +143,8 @@ pub fn router(app: App) -> Router {
         .route("/metrics", get(ops::metrics));
     // My privacy: data export and access history (PRV-04, PRV-08, PRV-16).
     routes = routes.merge(my_privacy::routes());
+    // The back office (BOF-01 … BOF-06).
+    routes = routes.merge(staff::routes());
     // Documents on request (SRV-05).
     routes = routes.merge(documents::routes());
     // Paying invoices online and the provider's webhook (PAY-01 … PAY-04).

@@ -757,3 +757,21 @@ mod payments;
 
 #[path = "web/simulator.rs"]
 mod simulator;
+
+#[path = "web/staff_login.rs"]
+mod staff_login;
+
+#[path = "web/staff_sso.rs"]
+mod staff_sso;
+
+#[path = "web/staff_customers.rs"]
+mod staff_customers;
+
+#[path = "web/staff_queues.rs"]
+mod staff_queues;
+
+#[path = "web/staff_imports.rs"]
+mod staff_imports;
+
+#[path = "web/staff_review.rs"]
+mod staff_review;

@@ -880,6 +880,8 @@ async fn freeze_account(
     )
     .await?;
     repo::delete_sessions(tx, account.id, None).await?;
+    // The security officer's queue gets the review (ACC-08, BOF-02).
+    crate::staff::queues::open_freeze_request(tx, app, account, now).await?;
     let sender = Sender::for_customer(app, account.customer_id, account.entity_id).await?;
     let lang = account_language(account);
     let mail = Mail {

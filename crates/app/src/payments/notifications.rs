@@ -142,6 +142,10 @@ pub async fn process_one(app: &App, id: i64) -> Result<Option<bool>, AppError> {
     let now = app.clock().now().timestamp();
     let (payment_id, outcome, flagged) = apply(app, &mut tx, &n, now).await?;
     repo::finish_notification(&mut tx, n.id, payment_id, outcome, flagged, now).await?;
+    if flagged {
+        // Staff's queue gets it, once per notification (BOF-02).
+        crate::staff::queues::open_unknown_payment(&mut tx, app, n.id, now).await?;
+    }
     if payment_id.is_some() {
         let entry = AuditEntry::system(
             app,

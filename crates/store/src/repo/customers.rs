@@ -13,6 +13,36 @@ use sqlx::{AnyConnection, Row};
 pub const EMAIL_INDEX: &str = "customers.email";
 /// Blind-index domain of customers' phone numbers (E.164).
 pub const PHONE_INDEX: &str = "customers.phone";
+/// Blind-index domain of a customer's normalized full or company name
+/// (BOF-03: staff find a customer by exact name).
+pub const NAME_INDEX: &str = "customers.name";
+
+/// A name as the name index sees it: lower case, one space between words,
+/// no space at either end (`"  Jan  de VRIES "` → `"jan de vries"`).
+pub fn normalize_name(name: &str) -> String {
+    name.split_whitespace()
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl CustomerPersonal {
+    /// The name the name index holds: given names, prefix and surname of a
+    /// person, or a company's name; normalized. None without a name.
+    pub fn indexed_name(&self) -> Option<String> {
+        let full = match &self.company_name {
+            Some(company) if !company.trim().is_empty() => company.clone(),
+            _ => [&self.given_names, &self.name_prefix, &self.surname]
+                .into_iter()
+                .flatten()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        let normalized = normalize_name(&full);
+        (!normalized.is_empty()).then_some(normalized)
+    }
+}
 
 /// A customer's personal fields, in plaintext (only ever in memory).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -157,6 +187,7 @@ const COLUMNS: &[&str] = &[
     "iban",
     "email_bidx",
     "phone_bidx",
+    "name_bidx",
     "created_at",
     "updated_at",
 ];
@@ -202,6 +233,12 @@ impl CustomerInsert {
                 .phone
                 .as_deref()
                 .map(|p| bidx.index(PHONE_INDEX, p))
+                .into(),
+        );
+        values.push(
+            c.personal
+                .indexed_name()
+                .map(|n| bidx.index(NAME_INDEX, &n))
                 .into(),
         );
         values.push(c.created_at.into());
@@ -331,7 +368,7 @@ pub async fn clear_blind_indexes(db: &Db, subject_id: i64, now: i64) -> Result<C
     use rand::RngCore;
     let mut tx = db.begin_write().await?;
     let customers = sqlx::query(
-        "UPDATE customers SET email_bidx = NULL, phone_bidx = NULL, updated_at = $2 WHERE id = $1",
+        "UPDATE customers SET email_bidx = NULL, phone_bidx = NULL, name_bidx = NULL, updated_at = $2 WHERE id = $1",
     )
     .bind(subject_id)
     .bind(now)

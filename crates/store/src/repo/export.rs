@@ -973,3 +973,153 @@ pub async fn settlement_lines(
         })
         .collect()
 }
+
+/// A request of the customer's (BOF-02), without the staff member it is
+/// assigned to (the employee's data).
+#[derive(Debug, Clone)]
+pub struct RequestRow {
+    pub id: i64,
+    pub kind: String,
+    pub contract_id: Option<i64>,
+    pub status: String,
+    pub priority: String,
+    pub sla_minutes: i64,
+    pub due_at: i64,
+    pub subject_ref: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub closed_at: Option<i64>,
+}
+
+/// The customer's requests, oldest first.
+pub async fn requests(db: &Db, customer_id: i64) -> Result<Vec<RequestRow>> {
+    let rows = sqlx::query(
+        "SELECT id, kind, contract_id, status, priority, sla_minutes, due_at, subject_ref, \
+         created_at, updated_at, closed_at FROM requests WHERE customer_id = $1 \
+         ORDER BY created_at, id",
+    )
+    .bind(customer_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RequestRow {
+                id: r.try_get("id")?,
+                kind: r.try_get("kind")?,
+                contract_id: r.try_get("contract_id")?,
+                status: r.try_get("status")?,
+                priority: r.try_get("priority")?,
+                sla_minutes: r.try_get("sla_minutes")?,
+                due_at: r.try_get("due_at")?,
+                subject_ref: r.try_get("subject_ref")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+                closed_at: r.try_get("closed_at")?,
+            })
+        })
+        .collect()
+}
+
+/// An event of one of the customer's requests, without the staff member.
+#[derive(Debug, Clone)]
+pub struct RequestEventRow {
+    pub id: i64,
+    pub request_id: i64,
+    pub event: String,
+    pub status: Option<String>,
+    pub visible_to_customer: bool,
+    pub created_at: i64,
+}
+
+/// Every event of the customer's requests (the internal ones too), by
+/// request and time.
+pub async fn request_events(db: &Db, customer_id: i64) -> Result<Vec<RequestEventRow>> {
+    let rows = sqlx::query(
+        "SELECT e.id, e.request_id, e.event, e.status, e.visible_to_customer, e.created_at \
+         FROM request_events e JOIN requests r ON r.id = e.request_id \
+         WHERE r.customer_id = $1 ORDER BY r.created_at, e.request_id, e.created_at, e.id",
+    )
+    .bind(customer_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RequestEventRow {
+                id: r.try_get("id")?,
+                request_id: r.try_get("request_id")?,
+                event: r.try_get("event")?,
+                status: r.try_get("status")?,
+                visible_to_customer: r.try_get::<i64, _>("visible_to_customer")? != 0,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// An internal note on one of the customer's requests (sealed under the
+/// customer's key), without its author.
+#[derive(Debug, Clone)]
+pub struct RequestNoteRow {
+    pub id: i64,
+    pub request_id: i64,
+    pub body: Vec<u8>,
+    pub created_at: i64,
+}
+
+/// The internal notes on the customer's requests, by request and time.
+pub async fn request_notes(db: &Db, customer_id: i64) -> Result<Vec<RequestNoteRow>> {
+    let rows = sqlx::query(
+        "SELECT n.id, n.request_id, n.body, n.created_at FROM request_notes n \
+         JOIN requests r ON r.id = n.request_id WHERE r.customer_id = $1 \
+         ORDER BY r.created_at, n.request_id, n.created_at, n.id",
+    )
+    .bind(customer_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RequestNoteRow {
+                id: r.try_get("id")?,
+                request_id: r.try_get("request_id")?,
+                body: r.try_get("body")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .collect()
+}
+
+/// A time staff opened the customer's file (BOF-03, PRV-14), without the
+/// staff member; the note (an inbound call's) sealed under the customer's
+/// key.
+#[derive(Debug, Clone)]
+pub struct FileAccessRow {
+    pub id: i64,
+    pub purpose: String,
+    pub reference: String,
+    pub note: Option<Vec<u8>>,
+    pub opened_at: i64,
+    pub expires_at: i64,
+}
+
+/// Every opening of the customer's file, oldest first.
+pub async fn file_accesses(db: &Db, customer_id: i64) -> Result<Vec<FileAccessRow>> {
+    let rows = sqlx::query(
+        "SELECT id, purpose, reference, note, opened_at, expires_at FROM staff_file_accesses \
+         WHERE customer_id = $1 ORDER BY opened_at, id",
+    )
+    .bind(customer_id)
+    .fetch_all(db.reader())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(FileAccessRow {
+                id: r.try_get("id")?,
+                purpose: r.try_get("purpose")?,
+                reference: r.try_get("reference")?,
+                note: r.try_get("note")?,
+                opened_at: r.try_get("opened_at")?,
+                expires_at: r.try_get("expires_at")?,
+            })
+        })
+        .collect()
+}

@@ -155,6 +155,45 @@ pub struct NewLedgerEntry {
     pub created_at: i64,
 }
 
+/// The columns of `invoices` as new invoices are written (seed, import,
+/// invoice runs).
+pub const INVOICE_COLUMNS: &[&str] = &[
+    "id",
+    "entity_id",
+    "contract_id",
+    "invoice_number",
+    "kind",
+    "period",
+    "issue_date",
+    "due_date",
+    "amount_cents",
+    "paid_cents",
+    "status",
+    "payment_reference",
+    "created_at",
+    "updated_at",
+];
+
+/// The values of a new invoice in [`INVOICE_COLUMNS`] order.
+pub fn invoice_values(i: &NewInvoice) -> Vec<SqlValue> {
+    vec![
+        i.id.into(),
+        i.entity_id.into(),
+        i.contract_id.into(),
+        i.invoice_number.as_str().into(),
+        i.kind.as_str().into(),
+        i.period.clone().into(),
+        i.issue_date.as_str().into(),
+        i.due_date.as_str().into(),
+        i.amount_cents.into(),
+        i.paid_cents.into(),
+        i.status.as_str().into(),
+        i.payment_reference.as_str().into(),
+        i.created_at.into(),
+        i.created_at.into(),
+    ]
+}
+
 /// Buffers vehicles, contracts, invoices and ledger entries and writes them
 /// in foreign-key order with multi-row inserts.
 #[derive(Debug)]
@@ -242,25 +281,7 @@ impl Default for FinanceInsert {
                 "contract_parties",
                 &["contract_id", "customer_id", "role", "registration_bidx"],
             ),
-            invoices: Insert::new(
-                "invoices",
-                &[
-                    "id",
-                    "entity_id",
-                    "contract_id",
-                    "invoice_number",
-                    "kind",
-                    "period",
-                    "issue_date",
-                    "due_date",
-                    "amount_cents",
-                    "paid_cents",
-                    "status",
-                    "payment_reference",
-                    "created_at",
-                    "updated_at",
-                ],
-            ),
+            invoices: Insert::new("invoices", INVOICE_COLUMNS),
             ledger: Insert::new(
                 "ledger_entries",
                 &[
@@ -383,22 +404,7 @@ impl FinanceInsert {
 
     /// Buffers an invoice.
     pub fn invoice(&mut self, i: &NewInvoice) {
-        self.invoices.row(vec![
-            i.id.into(),
-            i.entity_id.into(),
-            i.contract_id.into(),
-            i.invoice_number.as_str().into(),
-            i.kind.as_str().into(),
-            i.period.clone().into(),
-            i.issue_date.as_str().into(),
-            i.due_date.as_str().into(),
-            i.amount_cents.into(),
-            i.paid_cents.into(),
-            i.status.as_str().into(),
-            i.payment_reference.as_str().into(),
-            i.created_at.into(),
-            i.created_at.into(),
-        ]);
+        self.invoices.row(invoice_values(i));
     }
 
     /// Buffers a ledger entry.

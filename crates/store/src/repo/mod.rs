@@ -7,11 +7,15 @@ pub mod entities;
 pub mod export;
 pub mod finance;
 pub mod identity;
+pub mod imports;
 pub mod jobs;
 pub mod outbox;
 pub mod payments;
 pub mod portal;
+pub mod queues;
 pub mod settlements;
+pub mod staff;
+pub mod staff_files;
 
 use sqlx::any::AnyArguments;
 use sqlx::Arguments;

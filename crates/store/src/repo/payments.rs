@@ -739,6 +739,18 @@ pub async fn finish_notification(
     Ok(())
 }
 
+/// A stored notification by id.
+pub async fn notification_by_id(db: &Db, id: i64) -> Result<Option<NotificationRow>> {
+    let sql = format!("SELECT {NOTIFICATION_COLUMNS} FROM payment_notifications WHERE id = $1");
+    sqlx::query(&sql)
+        .bind(id)
+        .fetch_optional(db.reader())
+        .await?
+        .as_ref()
+        .map(notification_row)
+        .transpose()
+}
+
 /// Notifications that staff must look at (unknown merchant reference,
 /// amount differences, events a payment could not take), newest first.
 pub async fn needing_review(db: &Db, limit: i64) -> Result<Vec<NotificationRow>> {

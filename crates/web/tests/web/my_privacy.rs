@@ -434,6 +434,32 @@ fn mappings() -> Vec<Mapping> {
         },
         // A settlement line names a payment by our reference (the payment's
         // id as text) or by the provider's.
+        // Requests about the customer worked in the back office (BOF-02),
+        // with every event and note, and staff openings of their file
+        // (BOF-03): staff ids are withheld below.
+        Mapping {
+            table: "requests",
+            section: "requests",
+            sql: "SELECT * FROM requests WHERE customer_id = $1",
+        },
+        Mapping {
+            table: "request_events",
+            section: "request_events",
+            sql: "SELECT e.* FROM request_events e JOIN requests r ON r.id = e.request_id \
+                  WHERE r.customer_id = $1",
+        },
+        Mapping {
+            table: "request_notes",
+            section: "request_notes",
+            sql: "SELECT n.*, n.id AS _row, r.customer_id AS _subject FROM request_notes n \
+                  JOIN requests r ON r.id = n.request_id WHERE r.customer_id = $1",
+        },
+        Mapping {
+            table: "staff_file_accesses",
+            section: "file_accesses",
+            sql: "SELECT f.*, f.id AS _row, f.customer_id AS _subject FROM staff_file_accesses f \
+                  WHERE f.customer_id = $1",
+        },
         Mapping {
             table: "settlement_lines",
             section: "settlement_lines",
@@ -444,6 +470,16 @@ fn mappings() -> Vec<Mapping> {
     ]
 }
 
+/// Tables of the register with personal data of employees only: nothing
+/// in them is linked to a customer, so the customer's export has no
+/// section for them (checked: none has a column naming a customer).
+const STAFF_ONLY: &[(&str, &str)] = &[
+    ("staff_accounts", "the employee's identity at work"),
+    ("staff_roles", "the roles an employee holds"),
+    ("staff_sessions", "the employee's sign-in sessions"),
+    ("access_reviews", "who signed an access review off"),
+];
+
 /// Personal columns deliberately left out of the export, with the reason.
 /// Their values must not appear in data.json.
 const WITHHELD: &[(&str, &str, &str)] = &[
@@ -453,6 +489,7 @@ const WITHHELD: &[(&str, &str, &str)] = &[
         "a keyed look-up hash; nothing the customer can use",
     ),
     ("customers", "phone_bidx", "a keyed look-up hash"),
+    ("customers", "name_bidx", "a keyed look-up hash"),
     ("vehicles", "plate_bidx", "a keyed look-up hash"),
     (
         "contract_parties",
@@ -495,6 +532,26 @@ const WITHHELD: &[(&str, &str, &str)] = &[
         "key",
         "a keyed hash of the e-mail address or account",
     ),
+    (
+        "requests",
+        "assignee_staff_id",
+        "a staff member's id is the employee's data, not the customer's",
+    ),
+    (
+        "request_events",
+        "staff_id",
+        "a staff member's id is the employee's data, not the customer's",
+    ),
+    (
+        "request_notes",
+        "staff_id",
+        "a staff member's id is the employee's data, not the customer's",
+    ),
+    (
+        "staff_file_accesses",
+        "staff_id",
+        "a staff member's id is the employee's data, not the customer's",
+    ),
 ];
 
 /// Columns that name the data subject (or their account) the row belongs
@@ -515,6 +572,8 @@ const LINKS: &[(&str, &str)] = &[
     ("outbox", "subject_id"),
     ("issued_documents", "customer_id"),
     ("payments", "customer_id"),
+    ("requests", "customer_id"),
+    ("staff_file_accesses", "customer_id"),
 ];
 
 /// Flags stored as 0/1 integers that the export writes as `true`/`false`.
@@ -522,6 +581,7 @@ const BOOLS: &[(&str, &str)] = &[
     ("payment_notifications", "success"),
     ("payment_notifications", "live"),
     ("payment_notifications", "needs_review"),
+    ("request_events", "visible_to_customer"),
 ];
 
 /// Stored values that the export splits into parts: the sealed outbox
@@ -823,7 +883,101 @@ async fn busy_customer(t: &TestApp) -> (String, i64, i64, Client) {
     )
     .await;
     add_payments(t, customer_id).await;
+    add_requests(t, customer_id).await;
     (email, customer_id, account_id, c)
+}
+
+/// The note on the customer's request, and on the opening of their file.
+const REQUEST_NOTE: &str = "Klant belde terug; identiteit bevestigd met contractnummer.";
+const CALL_NOTE: &str = "Belt over de slottermijn; wil een offerte voor afkopen.";
+
+/// Gives the customer what the back office stores about them (BOF-02,
+/// BOF-03, ACC-08): an account-freeze request that a security officer
+/// took, noted on and resolved by lifting the freeze, with its timeline;
+/// and an opening of their file for an inbound call with a note. Notes are
+/// sealed under the customer's key, as the back office seals them.
+async fn add_requests(t: &TestApp, customer_id: i64) {
+    let (staff_id, _) = carfin_app::staff::auth::create_with_password(
+        &t.app,
+        "export.officer@staff.example",
+        "Export Officer",
+        "a long staff pass phrase",
+        &[carfin_app::staff::Role::SecurityOfficer],
+    )
+    .await
+    .unwrap();
+    let KeyState::Live(key) = t.app.keys().get(customer_id).await.unwrap() else {
+        panic!("no key for the customer");
+    };
+    let now = t.clock.now().timestamp();
+    let ids = t.app.ids();
+    let (request_id, note_id, access_id) = (ids.next(), ids.next(), ids.next());
+    let mut tx = t.app.db().begin_write().await.unwrap();
+    sqlx::query(
+        "INSERT INTO requests (id, kind, customer_id, contract_id, status, priority, sla_minutes, \
+         due_at, assignee_staff_id, subject_ref, created_at, updated_at, closed_at) \
+         VALUES ($1, 'account_freeze', $2, NULL, 'resolved', 'urgent', 240, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(request_id)
+    .bind(customer_id)
+    .bind(now + 4 * 3600)
+    .bind(staff_id)
+    .bind(format!("account:{customer_id}:{now}"))
+    .bind(now)
+    .bind(now + 1800)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    for (offset, event, status, staff, visible) in [
+        (0, "created", Some("open"), None, 1_i64),
+        (600, "assigned", None, Some(staff_id), 0),
+        (900, "note", None, Some(staff_id), 0),
+        (1800, "freeze_lifted", Some("resolved"), Some(staff_id), 1),
+    ] {
+        sqlx::query(
+            "INSERT INTO request_events (id, request_id, event, status, staff_id, \
+             visible_to_customer, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(ids.next())
+        .bind(request_id)
+        .bind(event)
+        .bind(status)
+        .bind(staff)
+        .bind(visible)
+        .bind(now + offset)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    }
+    let seal = |table: &'static str, column: &'static str, row: i64, text: &str| {
+        key.seal(FieldRef { table, column, row }, text).unwrap()
+    };
+    sqlx::query(
+        "INSERT INTO request_notes (id, request_id, staff_id, body, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(note_id)
+    .bind(request_id)
+    .bind(staff_id)
+    .bind(seal("request_notes", "body", note_id, REQUEST_NOTE))
+    .bind(now + 900)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO staff_file_accesses (id, staff_id, customer_id, purpose, reference, note, \
+         opened_at, expires_at) VALUES ($1, $2, $3, 'inbound_call', 'CALL-2026-0042', $4, $5, $6)",
+    )
+    .bind(access_id)
+    .bind(staff_id)
+    .bind(customer_id)
+    .bind(seal("staff_file_accesses", "note", access_id, CALL_NOTE))
+    .bind(now + 60)
+    .bind(now + 60 + 1800)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
 }
 
 // PRV-04, PRV-08: for every table of the register with personal columns,
@@ -858,7 +1012,19 @@ async fn prv04_prv08_export_holds_every_personal_value_of_the_register() {
         .iter()
         .filter(|(_, table)| table.columns.values().any(|c| c.get_ref().is_personal()))
         .map(|(name, _)| name.as_str())
+        .filter(|name| !STAFF_ONLY.iter().any(|(t, _)| t == name))
         .collect();
+    // The staff-only tables are in the register and name no customer.
+    for (table, _) in STAFF_ONLY {
+        let columns = &register
+            .tables
+            .get(*table)
+            .unwrap_or_else(|| panic!("{table} is not in the register"))
+            .columns;
+        for link in ["customer_id", "subject_id", "account_id"] {
+            assert!(!columns.contains_key(link), "{table}.{link}");
+        }
+    }
     let unmapped: Vec<&&str> = personal_tables
         .iter()
         .filter(|t| !mapped.contains_key(**t))
@@ -1065,6 +1231,10 @@ async fn prv04_prv08_export_holds_every_personal_value_of_the_register() {
     let lines = json["settlement_lines"].as_array().unwrap();
     assert_eq!(lines.len(), 2, "{lines:?}");
     assert!(!exported.all_text_but_pdf().contains(OTHER_PSP_REFERENCE));
+    // The back office's notes about the customer are theirs (Art. 15).
+    assert_eq!(json["request_notes"][0]["body"], REQUEST_NOTE);
+    assert_eq!(json["file_accesses"][0]["note"], CALL_NOTE);
+    assert_eq!(json["request_events"].as_array().unwrap().len(), 4);
     // The report shows the payments, by the provider's reference too.
     let report = unescape(&exported.text("report.html"));
     for shown in [
