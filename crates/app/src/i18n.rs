@@ -42,6 +42,7 @@ const PARTS: &[Part] = &[
     part!("staff_queues/"),
     part!("staff_imports/"),
     part!("staff_review/"),
+    part!("staff_reconciliation/"),
 ];
 
 /// One language's messages.

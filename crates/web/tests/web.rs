@@ -775,3 +775,6 @@ mod staff_imports;
 
 #[path = "web/staff_review.rs"]
 mod staff_review;
+
+#[path = "web/staff_reconciliation.rs"]
+mod staff_reconciliation;

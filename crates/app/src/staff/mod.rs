@@ -9,6 +9,7 @@ pub mod import;
 pub mod invoice_run;
 pub mod oidc;
 pub mod queues;
+pub mod reconciliation;
 pub mod review;
 
 use crate::AppError;

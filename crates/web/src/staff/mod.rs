@@ -9,6 +9,7 @@ pub mod customers;
 pub mod imports;
 pub mod login;
 pub mod queues;
+pub mod reconciliation;
 pub mod review;
 pub mod sso;
 
@@ -107,4 +108,5 @@ pub fn routes() -> Router<AppState> {
         .merge(queues::routes())
         .merge(imports::routes())
         .merge(review::routes())
+        .merge(reconciliation::routes())
 }
