@@ -721,70 +721,11 @@ pub async fn customers_with_account(db: &Db) -> Result<Vec<(i64, i64)>> {
 }
 
 /// An online payment of the customer (PAY-01 … PAY-06), every column.
-#[derive(Debug, Clone)]
-pub struct PaymentRow {
-    pub id: i64,
-    pub customer_id: i64,
-    pub entity_id: i64,
-    pub amount_cents: i64,
-    pub currency: String,
-    pub status: String,
-    pub language: String,
-    pub session_id: Option<String>,
-    pub session_url: Option<String>,
-    pub session_expires_at: Option<i64>,
-    pub provider_error: Option<String>,
-    pub psp_reference: Option<String>,
-    pub authorised_cents: Option<i64>,
-    pub payment_method: Option<String>,
-    pub refusal_reason: Option<String>,
-    pub authorised_at: Option<i64>,
-    pub book_on: Option<String>,
-    pub booked_at: Option<i64>,
-    pub ended_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
+pub use super::payments::PaymentRow;
 
 /// The customer's online payments, oldest first.
 pub async fn payments(db: &Db, customer_id: i64) -> Result<Vec<PaymentRow>> {
-    let rows = sqlx::query(
-        "SELECT id, customer_id, entity_id, amount_cents, currency, status, language, \
-         session_id, session_url, session_expires_at, provider_error, psp_reference, \
-         authorised_cents, payment_method, refusal_reason, authorised_at, book_on, booked_at, \
-         ended_at, created_at, updated_at \
-         FROM payments WHERE customer_id = $1 ORDER BY created_at, id",
-    )
-    .bind(customer_id)
-    .fetch_all(db.reader())
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(PaymentRow {
-                id: r.try_get("id")?,
-                customer_id: r.try_get("customer_id")?,
-                entity_id: r.try_get("entity_id")?,
-                amount_cents: r.try_get("amount_cents")?,
-                currency: r.try_get("currency")?,
-                status: r.try_get("status")?,
-                language: r.try_get("language")?,
-                session_id: r.try_get("session_id")?,
-                session_url: r.try_get("session_url")?,
-                session_expires_at: r.try_get("session_expires_at")?,
-                provider_error: r.try_get("provider_error")?,
-                psp_reference: r.try_get("psp_reference")?,
-                authorised_cents: r.try_get("authorised_cents")?,
-                payment_method: r.try_get("payment_method")?,
-                refusal_reason: r.try_get("refusal_reason")?,
-                authorised_at: r.try_get("authorised_at")?,
-                book_on: r.try_get("book_on")?,
-                booked_at: r.try_get("booked_at")?,
-                ended_at: r.try_get("ended_at")?,
-                created_at: r.try_get("created_at")?,
-                updated_at: r.try_get("updated_at")?,
-            })
-        })
-        .collect()
+    super::payments::all_of_customer(db, customer_id).await
 }
 
 /// An invoice a payment pays.

@@ -291,6 +291,20 @@ pub async fn list_of_customer(db: &Db, customer_id: i64, limit: i64) -> Result<V
         .collect()
 }
 
+/// Every payment of the customer, oldest first (the data export).
+pub async fn all_of_customer(db: &Db, customer_id: i64) -> Result<Vec<PaymentRow>> {
+    let sql = format!(
+        "SELECT {PAYMENT_COLUMNS} FROM payments WHERE customer_id = $1 ORDER BY created_at, id"
+    );
+    sqlx::query(&sql)
+        .bind(customer_id)
+        .fetch_all(db.reader())
+        .await?
+        .iter()
+        .map(payment_row)
+        .collect()
+}
+
 /// An invoice of a payment, as shown and booked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentInvoice {
