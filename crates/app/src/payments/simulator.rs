@@ -514,6 +514,20 @@ impl Simulator {
         }
     }
 
+    /// The JSON body of an API request with a valid API key; else the
+    /// reply (401, or 422 for a body that is not a JSON object).
+    fn authorised_request(
+        &self,
+        api_key: Option<&str>,
+        body: &[u8],
+        empty_allowed: bool,
+    ) -> Result<Value, Reply> {
+        if !self.authorised(api_key) {
+            return Err(Reply::unauthorized());
+        }
+        parse_body(body, empty_allowed)
+    }
+
     /// `POST /sessions`: opens a session. `api_key` is the `X-API-Key`
     /// header, `idempotency_key` the `Idempotency-Key` header; `body` the
     /// JSON request.
@@ -524,10 +538,7 @@ impl Simulator {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Reply {
-        if !self.authorised(api_key) {
-            return Reply::unauthorized();
-        }
-        let request = match parse_body(body, false) {
+        let request = match self.authorised_request(api_key, body, false) {
             Ok(request) => request,
             Err(reply) => return reply,
         };
@@ -768,10 +779,7 @@ impl Simulator {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Reply {
-        if !self.authorised(api_key) {
-            return Reply::unauthorized();
-        }
-        let request = match parse_body(body, false) {
+        let request = match self.authorised_request(api_key, body, false) {
             Ok(request) => request,
             Err(reply) => return reply,
         };
@@ -840,10 +848,7 @@ impl Simulator {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Reply {
-        if !self.authorised(api_key) {
-            return Reply::unauthorized();
-        }
-        let request = match parse_body(body, false) {
+        let request = match self.authorised_request(api_key, body, false) {
             Ok(request) => request,
             Err(reply) => return reply,
         };
@@ -892,10 +897,7 @@ impl Simulator {
         body: &[u8],
         now: DateTime<Utc>,
     ) -> Reply {
-        if !self.authorised(api_key) {
-            return Reply::unauthorized();
-        }
-        let request = match parse_body(body, true) {
+        let request = match self.authorised_request(api_key, body, true) {
             Ok(request) => request,
             Err(reply) => return reply,
         };

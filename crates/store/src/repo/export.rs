@@ -826,28 +826,7 @@ pub async fn payment_notifications(
 }
 
 /// A line of a settlement report of the provider (PAY-06), every column.
-#[derive(Debug, Clone)]
-pub struct SettlementLineRow {
-    pub id: i64,
-    pub report_id: i64,
-    pub line_no: i64,
-    pub merchant_account: String,
-    pub psp_reference: String,
-    pub merchant_reference: String,
-    pub payment_method: String,
-    /// As the report writes it (`YYYY-MM-DD HH:MM:SS`).
-    pub booked_at: String,
-    pub record_type: String,
-    pub modification_reference: String,
-    pub gross_currency: String,
-    pub gross_debit_cents: i64,
-    pub gross_credit_cents: i64,
-    pub net_currency: String,
-    pub net_debit_cents: i64,
-    pub net_credit_cents: i64,
-    pub commission_cents: i64,
-    pub batch_number: String,
-}
+pub use super::settlements::LineRecord as SettlementLineRow;
 
 /// The settlement lines about the payments: those whose merchant reference
 /// is one of `payment_ids` (as text, as sent to the provider) or whose
@@ -874,11 +853,9 @@ pub async fn settlement_lines(
         ));
     }
     let sql = format!(
-        "SELECT id, report_id, line_no, merchant_account, psp_reference, merchant_reference, \
-         payment_method, booked_at, record_type, modification_reference, gross_currency, \
-         gross_debit_cents, gross_credit_cents, net_currency, net_debit_cents, net_credit_cents, \
-         commission_cents, batch_number FROM settlement_lines WHERE {} \
+        "SELECT {} FROM settlement_lines WHERE {} \
          ORDER BY booked_at, report_id, line_no, id",
+        super::settlements::LINE_COLUMNS.join(", "),
         conditions.join(" OR ")
     );
     let mut query = sqlx::query(&sql);
@@ -889,30 +866,7 @@ pub async fn settlement_lines(
         query = query.bind(reference.clone());
     }
     let rows = query.fetch_all(db.reader()).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(SettlementLineRow {
-                id: r.try_get("id")?,
-                report_id: r.try_get("report_id")?,
-                line_no: r.try_get("line_no")?,
-                merchant_account: r.try_get("merchant_account")?,
-                psp_reference: r.try_get("psp_reference")?,
-                merchant_reference: r.try_get("merchant_reference")?,
-                payment_method: r.try_get("payment_method")?,
-                booked_at: r.try_get("booked_at")?,
-                record_type: r.try_get("record_type")?,
-                modification_reference: r.try_get("modification_reference")?,
-                gross_currency: r.try_get("gross_currency")?,
-                gross_debit_cents: r.try_get("gross_debit_cents")?,
-                gross_credit_cents: r.try_get("gross_credit_cents")?,
-                net_currency: r.try_get("net_currency")?,
-                net_debit_cents: r.try_get("net_debit_cents")?,
-                net_credit_cents: r.try_get("net_credit_cents")?,
-                commission_cents: r.try_get("commission_cents")?,
-                batch_number: r.try_get("batch_number")?,
-            })
-        })
-        .collect()
+    rows.iter().map(super::settlements::line_from_row).collect()
 }
 
 /// A request of the customer's (BOF-02), without the staff member it is

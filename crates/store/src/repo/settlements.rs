@@ -94,7 +94,7 @@ pub struct PaymentFacts {
     pub ended_at: Option<i64>,
 }
 
-const LINE_COLUMNS: &[&str] = &[
+pub(crate) const LINE_COLUMNS: &[&str] = &[
     "id",
     "report_id",
     "line_no",
@@ -135,7 +135,7 @@ fn report_from_row(row: &AnyRow) -> Result<ReportRecord> {
     })
 }
 
-fn line_from_row(row: &AnyRow) -> Result<LineRecord> {
+pub(crate) fn line_from_row(row: &AnyRow) -> Result<LineRecord> {
     Ok(LineRecord {
         id: row.try_get("id")?,
         report_id: row.try_get("report_id")?,
